@@ -1,0 +1,357 @@
+"""The `broker` command: run the service, harvest, import, export, inspect sources."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import migrate
+from .clock import utcnow
+from .config import Settings, load_settings
+from .errors import BrokerError
+from .harvesting import RunSummary, harvest_source, import_file, source_health
+
+logger = logging.getLogger(__name__)
+err = Console(stderr=True)
+
+
+class Runtime:
+    """What commands share: settings and the app, built on first use."""
+
+    def __init__(self, config_path: str | None = None, app: Flask | None = None):
+        self.config_path = config_path
+        self._app = app
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            from . import create_app
+
+            self._app = create_app(load_settings(self.config_path))
+        return self._app
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.config["SETTINGS"]
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.extensions["broker.engine"]
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.app.extensions["broker.sessions"]
+
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+
+class BrokerGroup(click.Group):
+    """Turns the broker's own errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokerError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=BrokerGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: $BROKER_CONFIG, else ./config.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """SEN Opportunity Broker: public contracts for social enterprises."""
+    if ctx.obj is None:
+        ctx.obj = Runtime(config_path)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A live progress display on a terminal; silent when output is piped."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with progress:
+        yield progress
+
+
+def _page_reporter(progress: Progress, label: str) -> Callable[[Any, RunSummary], None]:
+    task = progress.add_task(label)
+
+    def report(_page: Any, summary: RunSummary) -> None:
+        progress.update(
+            task,
+            description=f"{label}: page {summary.pages}, {summary.new} new, "
+            f"{summary.updated} updated, {summary.rejected} rejected",
+        )
+
+    return report
+
+
+# --- the service -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from config: 5000).")
+@click.option(
+    "--demo", is_flag=True, help="First load the recorded real notices shipped with the broker."
+)
+@click.option("--no-scheduler", is_flag=True, help="Serve the web app only; don't harvest.")
+@pass_runtime
+def up(rt: Runtime, host: str | None, port: int | None, demo: bool, no_scheduler: bool) -> None:
+    """Upgrade the database, then serve the web app and run the scheduler."""
+    import waitress
+
+    from .locks import exclusive
+    from .scheduler import SCHEDULER_LOCK, build_scheduler
+
+    settings = rt.settings
+    migrate.upgrade(rt.engine)
+    if demo:
+        _load_demo(rt)
+    host = host or settings.web.host
+    port = port or settings.web.port
+    run_scheduler = settings.scheduler.enabled and not no_scheduler
+    with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
+        scheduler = None
+        if run_scheduler and leader:
+            scheduler = build_scheduler(rt.app)
+            scheduler.start()
+            names = ", ".join(s.name for s in settings.enabled_sources()) or "none"
+            click.echo(f"Scheduler started; sources: {names}")
+        elif run_scheduler:
+            click.echo("Another broker process is running the scheduler; serving the web app only.")
+        click.echo(f"Serving the broker on http://{host}:{port}/ (Ctrl+C to stop)")
+        try:
+            waitress.serve(
+                rt.app, host=host, port=port, threads=settings.web.threads, ident="sen-broker"
+            )
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+
+
+@cli.command()
+@pass_runtime
+def scheduler(rt: Runtime) -> None:
+    """Run only the scheduler, in the foreground (for a separate process)."""
+    from .locks import exclusive
+    from .scheduler import SCHEDULER_LOCK, build_scheduler
+
+    migrate.upgrade(rt.engine)
+    with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
+        if not leader:
+            raise click.ClickException("another broker process is already running the scheduler")
+        click.echo("Scheduler running (Ctrl+C to stop)")
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):
+            build_scheduler(rt.app, blocking=True).start()
+
+
+def _load_demo(rt: Runtime) -> None:
+    from .demo import load_demo
+
+    for summary in load_demo(rt.sessions, rt.settings, utcnow):
+        click.echo(f"demo {summary.line()}")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_runtime
+def db_upgrade(rt: Runtime) -> None:
+    """Apply every migration not yet applied."""
+    before = migrate.current_revision(rt.engine)
+    migrate.upgrade(rt.engine)
+    after = migrate.current_revision(rt.engine)
+    if before == after:
+        click.echo(f"Database already at {after}.")
+    else:
+        click.echo(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+@db.command("current")
+@pass_runtime
+def db_current(rt: Runtime) -> None:
+    """Show the schema revision and the newest one this code ships."""
+    click.echo(
+        f"database: {migrate.current_revision(rt.engine) or 'empty'}; "
+        f"code: {migrate.head_revision()}"
+    )
+
+
+# --- harvesting --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@pass_runtime
+def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
+    """Harvest SOURCES now (default: every enabled source)."""
+    settings = rt.settings
+    names = list(sources) or [s.name for s in settings.enabled_sources()]
+    if not names:
+        click.echo("No sources are enabled in config.toml.")
+        return
+    summaries = []
+    with progress_bar() as progress:
+        for name in names:
+            summaries.append(
+                harvest_source(
+                    rt.sessions,
+                    settings,
+                    name,
+                    utcnow,
+                    trigger="cli",
+                    on_page=_page_reporter(progress, name),
+                )
+            )
+    _finish(summaries, "harvested")
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["auto", "ocds"]),
+    default="auto",
+    show_default=True,
+    help="File format; auto detects it from the content.",
+)
+@pass_runtime
+def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
+    """Import downloaded notice files with the harvesters' own parsers."""
+    summaries = []
+    with progress_bar() as progress:
+        for raw_path in paths:
+            path = Path(raw_path)
+            summaries.append(
+                import_file(
+                    rt.sessions,
+                    rt.settings,
+                    path,
+                    utcnow,
+                    file_format=file_format,
+                    on_page=_page_reporter(progress, path.name),
+                )
+            )
+    _finish(summaries, "imported")
+
+
+def _finish(summaries: list[RunSummary], verb: str) -> None:
+    for summary in summaries:
+        click.echo(summary.line())
+    total = sum(s.stored for s in summaries)
+    new = sum(s.new for s in summaries)
+    rejected = sum(s.rejected for s in summaries)
+    failed = [s for s in summaries if s.status == "failed"]
+    click.echo(
+        f"Done: {verb} {total} records ({new} new notices, {rejected} rejected) "
+        f"from {len(summaries)} {'source' if len(summaries) == 1 else 'sources'}"
+        + (f"; {len(failed)} failed" if failed else "")
+        + "."
+    )
+    if total == 0 and any(s.error or s.status in ("failed", "skipped") for s in summaries):
+        sys.exit(1)
+
+
+@cli.command()
+@pass_runtime
+def sources(rt: Runtime) -> None:
+    """Each configured source with its last run and health."""
+    with rt.sessions() as session:
+        health = source_health(session)
+    table = Table(title="Sources")
+    for column in (
+        "source",
+        "kind",
+        "enabled",
+        "every",
+        "last run",
+        "status",
+        "new/upd/rej",
+        "failures",
+        "last error",
+    ):
+        table.add_column(column)
+    for name, source in rt.settings.sources.items():
+        state, run = health.get(name, (None, None))
+        table.add_row(
+            name,
+            source.kind,
+            "yes" if source.enabled else "no",
+            f"{source.interval_minutes} min",
+            run.started_at.strftime("%Y-%m-%d %H:%M") if run else "never",
+            run.status if run else "-",
+            f"{run.new}/{run.updated}/{run.rejected}" if run else "-",
+            str(state.consecutive_failures) if state else "0",
+            (run.error or "") if run else "",
+        )
+    Console(width=200).print(table)
+
+
+# --- export ------------------------------------------------------------------------
+
+
+@cli.group()
+def export() -> None:
+    """Export stored data."""
+
+
+@export.command("notices")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@pass_runtime
+def export_notices(rt: Runtime, file_format: str, out: str | None) -> None:
+    """Every notice, in the documented JSONL (or CSV) format."""
+    from .export import notice_records, write_csv, write_jsonl
+
+    writer = write_jsonl if file_format == "jsonl" else write_csv
+    with rt.sessions() as session:
+        if out:
+            with open(out, "w", encoding="utf-8", newline="") as fh:
+                count = writer(notice_records(session), fh)
+            click.echo(f"Exported {count} notices to {out}.", err=True)
+        else:
+            writer(notice_records(session), click.get_text_stream("stdout"))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    cli(prog_name="broker")

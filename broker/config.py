@@ -1,0 +1,281 @@
+"""Settings: typed defaults, then config.toml, then BROKER_* environment overrides.
+
+`BROKER_CONFIG` names the file (default: config.toml in the project root, then the
+current directory). `BROKER_<SECTION>__<KEY>` overrides one key, e.g.
+`BROKER_DATABASE__URL`; a source option is `BROKER_SOURCES__<NAME>__<KEY>`.
+Unknown keys, in the file or in the environment, are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import feeds
+
+from .errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "BROKER_"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    threads: int = 8
+    secret_key: str = ""
+    base_url: str = ""
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""
+    echo: bool = False
+
+    def resolved_url(self) -> str:
+        """The URL to connect to; empty means the SQLite file under instance/."""
+        if self.url:
+            return self.url
+        return f"sqlite:///{ROOT / 'instance' / 'broker.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    user_agent: str = "SEN-Opportunity-Broker/0.1 (+https://github.com/sen-broker)"
+    timeout_seconds: float = 30.0
+    total_timeout_seconds: float = 300.0
+    max_bytes: int = 50_000_000
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    max_wait_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class HarvestSettings:
+    batch_size: int = 500
+    dedupe_title_threshold: float = 90.0
+    dedupe_buyer_threshold: float = 85.0
+    keep_raw: bool = True
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool = True
+    timezone: str = "Europe/London"
+
+
+# Keys every [sources.NAME] table may carry; everything else belongs to the kind's Options.
+@dataclass(frozen=True)
+class SourceSettings:
+    name: str
+    kind: str
+    enabled: bool = True
+    interval_minutes: int = 60
+    delay_seconds: float | None = None
+    options: Any = None
+
+
+COMMON_SOURCE_KEYS = ("kind", "enabled", "interval_minutes", "delay_seconds")
+
+
+@dataclass(frozen=True)
+class Settings:
+    web: WebSettings = field(default_factory=WebSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    harvest: HarvestSettings = field(default_factory=HarvestSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    sources: Mapping[str, SourceSettings] = field(default_factory=dict)
+    testing: bool = False
+
+    def enabled_sources(self) -> list[SourceSettings]:
+        """The sources the scheduler and `broker harvest` run by default."""
+        return [s for s in self.sources.values() if s.enabled]
+
+
+SECTIONS: dict[str, type] = {
+    "web": WebSettings,
+    "database": DatabaseSettings,
+    "http": HttpSettings,
+    "harvest": HarvestSettings,
+    "scheduler": SchedulerSettings,
+}
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path | None:
+    """The file named by BROKER_CONFIG, else config.toml in the project root or cwd."""
+    if environ.get("BROKER_CONFIG"):
+        return Path(environ["BROKER_CONFIG"])
+    for candidate in (Path.cwd() / "config.toml", ROOT / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Layer defaults, the TOML file, BROKER_* env vars and `overrides`, then validate."""
+    environ = os.environ if environ is None else environ
+    path = Path(path) if path else default_config_path(environ)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    _apply_env(raw, environ)
+    if overrides:
+        _deep_update(raw, overrides)
+    return _build(raw, where=str(path) if path else "defaults")
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if any(not p for p in parts):
+            raise ConfigError(f"environment variable {name} is not BROKER_<SECTION>__<KEY>")
+        target = raw
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"environment variable {name} names a key, not a table")
+        # Strings from the environment are coerced later by the declared field type.
+        target[parts[-1]] = _EnvValue(value, name)
+
+
+class _EnvValue(str):
+    """A string from the environment; coerced by the declared type, never guessed."""
+
+    def __new__(cls, value: str, origin: str) -> _EnvValue:
+        obj = super().__new__(cls, value)
+        obj.origin = origin  # type: ignore[attr-defined]
+        return obj
+
+
+def _deep_update(target: dict[str, Any], updates: Mapping[str, Any]) -> None:
+    for key, value in updates.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value
+
+
+def _build(raw: Mapping[str, Any], where: str) -> Settings:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECTIONS:
+            values[key] = build_dataclass(SECTIONS[key], value, key)
+        elif key == "sources":
+            values["sources"] = _build_sources(value)
+        elif key == "testing":
+            values["testing"] = coerce(value, bool, "testing")
+        else:
+            raise ConfigError(f"unknown config section or key '{key}' in {where}")
+    return Settings(**values)
+
+
+def _build_sources(raw: Any) -> dict[str, SourceSettings]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("'sources' must be a table of [sources.NAME] tables")
+    sources = {}
+    for name, table in raw.items():
+        where = f"sources.{name}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"'{where}' must be a table")
+        kind = str(table.get("kind", name))
+        try:
+            harvester = feeds.get(kind)
+        except KeyError:
+            known = ", ".join(sorted(feeds.REGISTRY))
+            raise ConfigError(f"'{where}.kind' is '{kind}'; known kinds: {known}") from None
+        common = {k: table[k] for k in COMMON_SOURCE_KEYS if k in table and k != "kind"}
+        rest = {k: v for k, v in table.items() if k not in COMMON_SOURCE_KEYS}
+        options = build_dataclass(harvester.Options, rest, where)
+        settings = build_dataclass(
+            SourceSettings, {**common, "name": name, "kind": kind}, where, allow_missing=True
+        )
+        sources[name] = dataclasses.replace(settings, options=options)
+    return sources
+
+
+def build_dataclass(cls: type, raw: Any, where: str, allow_missing: bool = False) -> Any:
+    """Build a frozen settings dataclass from a mapping, naming any unknown or bad key."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"'{where}' must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields or key == "options":
+            raise ConfigError(f"unknown config key '{where}.{key}'")
+        kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
+    return cls(**kwargs)
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """Coerce a TOML or environment value to the declared type, or raise ConfigError."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if value is None or (isinstance(value, _EnvValue) and value == ""):
+            return None
+        return coerce(value, non_none[0], where)
+    from_env = isinstance(value, _EnvValue)
+    try:
+        if hint is bool:
+            if from_env:
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError("expected true or false")
+            if isinstance(value, bool):
+                return value
+            raise ValueError("expected true or false")
+        if hint is int:
+            if isinstance(value, bool) or (not from_env and not isinstance(value, int)):
+                raise ValueError("expected a whole number")
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool) or (not from_env and not isinstance(value, int | float)):
+                raise ValueError("expected a number")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise ValueError("expected a string")
+            return str(value)
+        if origin in (tuple, list):
+            item_hint = args[0] if args else str
+            items = [v.strip() for v in value.split(",") if v.strip()] if from_env else value
+            if not isinstance(items, list | tuple):
+                raise ValueError("expected a list")
+            converted = [
+                coerce(_EnvValue(i, where) if from_env else i, item_hint, where) for i in items
+            ]
+            return tuple(converted) if origin is tuple else converted
+        if origin in (dict, Mapping) or hint is dict:
+            if not isinstance(value, Mapping):
+                raise ValueError("expected a table")
+            return dict(value)
+    except ValueError as exc:
+        raise ConfigError(f"config key '{where}' has a bad value {value!r}: {exc}") from None
+    return value

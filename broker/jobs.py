@@ -1,0 +1,33 @@
+"""Scheduled jobs: thin wrappers that open the app context and call one service."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .clock import utcnow
+from .db import get_sessions
+from .harvesting import harvest_source
+from .models import SourceState
+
+logger = logging.getLogger(__name__)
+
+
+def harvest_job(app: Flask, name: str) -> None:
+    """Harvest one source, unless it is backing off after repeated failures."""
+    with app.app_context():
+        sessions = get_sessions(app)
+        now = utcnow()
+        with sessions.begin() as session:
+            state = session.get(SourceState, name)
+            wait_until = state.next_attempt_at if state else None
+        if wait_until and wait_until > now:
+            logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
+            return
+        try:
+            summary = harvest_source(sessions, app.config["SETTINGS"], name, utcnow)
+        except Exception:  # the scheduler must survive anything one source does
+            logger.exception("harvest job for %s failed", name)
+            return
+        logger.info("%s", summary.line())

@@ -1,0 +1,1 @@
+"""One harvester per tender source; `feeds.REGISTRY` lists them."""

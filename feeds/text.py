@@ -1,0 +1,120 @@
+"""Plain text from notice fields: markup stripped, mojibake repaired, whitespace tidied."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bs4 import BeautifulSoup
+
+# Only strings that contain something tag-like go through BeautifulSoup: it costs
+# ~100 µs a call and runs on every description of every notice.
+_MARKUP = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?|/[a-zA-Z][a-zA-Z0-9]*\s*|!--)>")
+_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table")
+
+# UTF-8 bytes that were decoded as cp1252 (or latin-1): a lead character (Â..ô) followed by
+# exactly the number of continuation characters its byte announces. Matching whole
+# sequences keeps correct text such as "café" or "£" untouched.
+_CONT = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"  # noqa: E501
+_MOJIBAKE = re.compile(
+    f"(?:[\u00c2-\u00df][{_CONT}]|[\u00e0-\u00ef][{_CONT}]{{2}}|[\u00f0-\u00f4][{_CONT}]{{3}})+"
+)
+_MOJIBAKE_HINT = re.compile("[\u00c2-\u00f4]")
+
+# Every odd space (tab, no-break, narrow no-break, figure) and stray control character
+# becomes one plain space; matching and display both want that.
+_ODD_CODES = [*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xA0, 0x2007, 0x202F]
+_ODD_SPACES = str.maketrans(dict.fromkeys(_ODD_CODES, " "))
+_RUN_OF_SPACES = re.compile(" {2,}")
+_NEWLINE_PADDING = re.compile(" ?\n ?")
+_BLANK_LINES = re.compile("\n{3,}")
+
+
+def clean_text(s: str | None) -> str:
+    """Return `s` as tidy plain text: no markup, no mojibake, single spaces, trimmed."""
+    if not s:
+        return ""
+    if not isinstance(s, str):
+        s = str(s)
+    if not s.isascii():
+        s = repair_mojibake(s)
+    if "<" in s and _MARKUP.search(s):
+        s = _strip_markup(s)
+    elif "&" in s:
+        s = html.unescape(s)
+    if not s.isprintable():  # a cheap test that is True for most short fields
+        if "\r" in s:
+            s = s.replace("\r\n", "\n").replace("\r", "\n")
+        s = s.translate(_ODD_SPACES)
+    if "  " in s:
+        s = _RUN_OF_SPACES.sub(" ", s)
+    if "\n" in s:
+        s = _BLANK_LINES.sub("\n\n", _NEWLINE_PADDING.sub("\n", s))
+    return s.strip()
+
+
+def repair_mojibake(s: str) -> str:
+    """Undo UTF-8 text that was decoded as cp1252, e.g. "Â£" -> "£", "â€¢" -> "•"."""
+    if not _MOJIBAKE_HINT.search(s):
+        return s
+    # Twice: some text has been through the mistake twice.
+    for _ in range(2):
+        repaired = _MOJIBAKE.sub(_redecode, s)
+        if repaired == s:
+            break
+        s = repaired
+    return s
+
+
+def _redecode(match: re.Match[str]) -> str:
+    text = match.group()
+    try:
+        raw = bytes(_cp1252_byte(c) for c in text)
+        return raw.decode("utf-8")
+    except (UnicodeError, ValueError):
+        return text
+
+
+def _cp1252_byte(c: str) -> int:
+    code = ord(c)
+    if code < 0x100:
+        # latin-1 also covers the five bytes cp1252 leaves undefined (0x81, 0x8d, ...).
+        return code
+    return c.encode("cp1252")[0]
+
+
+def _strip_markup(s: str) -> str:
+    soup = BeautifulSoup(s, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(_BLOCK_TAGS):
+        block.append("\n")
+    return soup.get_text()
+
+
+# PCS prints a fixed sentence for each community-benefit decision; the negative ones
+# mention "community benefits" too, so they are removed before looking for a mention.
+_CB_POSITIVE = (
+    "community benefits are included in this requirement",
+    "community benefit requirements are included",
+)
+_CB_NONE = "does not intend to include any community benefit"
+_CB_NOISE = (
+    "does not intend to include a sub-contract clause as part of community benefits",
+    "community benefit society",
+    "community benefit societies",
+)
+
+
+def mentions_community_benefits(*texts: str | None) -> bool:
+    """Tell whether the texts ask for community benefits (not merely mention declining them)."""
+    text = " ".join(t for t in texts if t).lower()
+    if "community benefit" not in text and "community-benefit" not in text:
+        return False
+    if any(phrase in text for phrase in _CB_POSITIVE):
+        return True
+    if _CB_NONE in text:
+        return False
+    for phrase in _CB_NOISE:
+        text = text.replace(phrase, "")
+    return "community benefit" in text or "community-benefit" in text

@@ -1,0 +1,67 @@
+"""Migrations build exactly the schema the models describe, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from broker import migrate
+from broker.db import make_engine
+from broker.models import Base
+
+
+def test_migrated_schema_matches_the_models(database_url):
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_database_is_at_the_newest_revision(database_url):
+    engine = make_engine(database_url)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_upgrade_from_the_first_revision_keeps_existing_data(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0001")
+    moment = datetime(2026, 9, 18, tzinfo=UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO notices (title, description, cpv, regions, notice_type, reserved,"
+                " community_benefits, lots, primary_source, first_seen_at, updated_at)"
+                " VALUES ('Grounds maintenance', 'Grass cutting', '[\"77314000\"]', '[]',"
+                " 'tender', 0, 0, '[]', 'pcs', :t, :t)"
+            ),
+            {"t": moment},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT title FROM notices")).scalar() == "Grounds maintenance"
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_downgrade_to_nothing_and_back(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'cycle.sqlite3'}")
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(engine)
+    assert "notices" in inspect(engine).get_table_names()
+    engine.dispose()

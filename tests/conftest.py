@@ -1,0 +1,177 @@
+"""Shared fixtures: a real database per test (SQLite always, PostgreSQL when configured).
+
+Tests that use `database_url` (directly or through `settings`, `app`, `sessions`)
+run once per backend. PostgreSQL runs when BROKER_TEST_POSTGRES_URL names a server
+(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres); each test session
+creates its own database there and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("BROKER_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, scope="session")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once to head, copied for every test."""
+    from broker import migrate
+    from broker.db import make_engine
+
+    path = tmp_path_factory.mktemp("template") / "broker.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head."""
+    from broker import migrate
+    from broker.db import make_engine
+
+    server = make_url(PG_URL)
+    name = f"broker_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    from broker.models import Base
+
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database for one test."""
+    if backend == "sqlite":
+        path = tmp_path / "broker.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path):
+    """Build Settings for this test's database, with optional overrides."""
+    from broker.config import load_settings
+
+    def make(overrides: dict[str, Any] | None = None, sources: dict[str, Any] | None = None):
+        base: dict[str, Any] = {
+            "testing": True,
+            "database": {"url": database_url},
+            "web": {"secret_key": "test-secret"},
+            "sources": sources or {},
+        }
+        for key, value in (overrides or {}).items():
+            if isinstance(value, dict):
+                base.setdefault(key, {}).update(value)
+            else:
+                base[key] = value
+        config = tmp_path / "empty-config.toml"
+        config.write_text("")
+        return load_settings(config, environ={}, overrides=base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings):
+    from broker import create_app
+
+    app = create_app(settings)
+    yield app
+    app.extensions["broker.engine"].dispose()
+
+
+@pytest.fixture
+def sessions(app):
+    return app.extensions["broker.sessions"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_runner(app):
+    """Invoke `broker` commands against this test's app."""
+    from click.testing import CliRunner
+
+    from broker.cli import Runtime, cli
+
+    runner = CliRunner()
+
+    def invoke(*args: str, **kwargs: Any):
+        return runner.invoke(cli, list(args), obj=Runtime(app=app), **kwargs)
+
+    return invoke
+
+
+class Clock:
+    """A hand-wound clock: services take `now`, tests decide what it is."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
