@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy import Engine
 
-from . import db, errors_web, formatting, views
-from .config import ROOT, Settings, load_settings
+    from .config import Settings
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     """Build the Flask app from settings; wiring only, no work at import time."""
+    # Imported here, as in the Flask tutorial, so that importing a broker module (say,
+    # in the bulk-import parser process) doesn't load the whole web stack.
+    from flask import Flask
+
+    from . import db, errors_web, formatting, views
+    from .config import ROOT, load_settings
+
     settings = settings or load_settings()
     app = Flask(
         __name__,

@@ -7,37 +7,34 @@ resumes where the last stored page left off.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import feeds
 from feeds import files
 from feeds.errors import FeedError
-from feeds.http import Fetcher, HttpPolicy
 from feeds.types import Page
 
-from .config import Settings, SourceSettings
+from .config import Settings
 from .dedupe import Thresholds
 from .errors import UnknownSource
 from .intake import StoreResult, store_notices
 from .locks import exclusive
-from .models import HarvestRun, RejectedRecord, SourceState
+from .models import HarvestRun, RejectedRecord
+from .prefetch import prepared_pages
+from .source_records import Packed
+from .sources import build_fetcher, build_harvester, record_health, state_row
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 AfterStore = Callable[[Session, StoreResult, datetime], None]
-
-# After this many failed runs in a row a source waits longer before its next try.
-BACKOFF_AFTER = 3
-MAX_BACKOFF = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -72,30 +69,6 @@ class RunSummary:
         if self.error:
             text += f" (last error: {self.error})"
         return text
-
-
-def build_harvester(source: SourceSettings) -> Any:
-    """The configured harvester object for one [sources.NAME] entry."""
-    return feeds.get(source.kind)(name=source.name, options=source.options)
-
-
-def build_fetcher(settings: Settings, source: SourceSettings, harvester: Any) -> Fetcher:
-    """An HTTP client with the global limits, the source's defaults and its own delay."""
-    http = settings.http
-    defaults = dict(getattr(harvester, "http_defaults", {}) or {})
-    delay = source.delay_seconds if source.delay_seconds is not None else defaults.get("delay", 0)
-    policy = HttpPolicy(
-        timeout=http.timeout_seconds,
-        total_timeout=http.total_timeout_seconds,
-        max_bytes=http.max_bytes,
-        user_agent=http.user_agent,
-        retries=http.retries,
-        backoff=http.backoff_seconds,
-        max_wait=http.max_wait_seconds,
-        delay=float(delay),
-        throttle=dict(defaults.get("throttle", {})),
-    )
-    return Fetcher(policy)
 
 
 def harvest_source(
@@ -133,7 +106,7 @@ def harvest_source(
         own_fetcher = fetcher is None
         fetch = fetcher or build_fetcher(settings, source, harvester)
         with sessions.begin() as session:
-            state = _state_row(session, name, clock()).state or {}
+            state = state_row(session, name, clock()).state or {}
         try:
             pages = harvester.pages(fetch, dict(state), clock())
             return run_pages(
@@ -161,9 +134,17 @@ def import_file(
     file_format: str = "auto",
     after_store: AfterStore | None = None,
     on_page: Callable[[Page, RunSummary], None] | None = None,
+    background: bool = False,
 ) -> RunSummary:
-    """Import a downloaded file with the harvesters' own parsers."""
-    pages = files.read_file(path, batch_size=settings.harvest.batch_size, file_format=file_format)
+    """Import a downloaded file with the harvesters' own parsers.
+
+    With `background`, parsing runs in a worker process (for big files).
+    """
+    options = {"batch_size": settings.harvest.batch_size, "file_format": file_format}
+    if background:
+        pages = prepared_pages(path, keep_raw=settings.harvest.keep_raw, **options)
+    else:
+        pages = files.read_file(path, **options)
     return run_pages(
         sessions,
         f"import:{path.name}",
@@ -190,59 +171,33 @@ def run_pages(
     save_state: bool = True,
 ) -> RunSummary:
     """Store every page in its own transaction and record the run."""
-    thresholds = Thresholds(
-        title=settings.harvest.dedupe_title_threshold,
-        buyer=settings.harvest.dedupe_buyer_threshold,
-    )
-    with sessions.begin() as session:
-        run = HarvestRun(source=name, trigger=trigger, started_at=clock(), status="running")
-        session.add(run)
-        session.flush()
-        run_id = run.id
-    counts = _Counts()
+    run = _Run(sessions, name, clock, settings, after_store, save_state)
+    run.start(trigger)
     fatal: str | None = None
     try:
         for page in pages:
-            with sessions.begin() as session:
-                now = clock()
-                _store_page(
-                    session,
-                    run_id,
-                    name,
-                    page,
-                    now,
-                    counts,
-                    thresholds,
-                    settings.harvest.keep_raw,
-                    after_store,
-                    save_state,
-                )
+            run.store(page)
             if on_page:
-                on_page(page, counts.summary(name, run_id, "running"))
+                on_page(page, run.counts.summary(name, run.id, "running"))
     except FeedError as exc:
         fatal = str(exc)
         logger.warning("harvest of %s stopped: %s", name, exc)
     except Exception as exc:  # one broken source must never stop the scheduler or others
         fatal = f"internal error: {type(exc).__name__}: {exc}"
         logger.exception("harvest of %s failed", name)
-    status = _status(counts, fatal)
-    with sessions.begin() as session:
-        now = clock()
-        run = session.get(HarvestRun, run_id)
-        run.finished_at = now
-        run.status = status
-        run.error = fatal or counts.last_error
-        counts.write(run)
-        if save_state:
-            _record_health(session, name, status, run.error, now, settings)
-    return counts.summary(name, run_id, status, fatal)
+    return run.finish(fatal)
 
 
+@dataclass
 class _Counts:
-    def __init__(self) -> None:
-        self.pages = self.failed_pages = 0
-        self.new = self.updated = self.merged = self.unchanged = self.rejected = 0
-        self.last_error: str | None = None
+    pages: int = 0
+    failed_pages: int = 0
+    new: int = 0
+    updated: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    last_error: str | None = None
 
     def add(self, result: StoreResult) -> None:
         self.new += len(result.new)
@@ -271,45 +226,85 @@ class _Counts:
         )
 
 
-def _store_page(
-    session: Session,
-    run_id: int,
-    name: str,
-    page: Page,
-    now: datetime,
-    counts: _Counts,
-    thresholds: Thresholds,
-    keep_raw: bool,
-    after_store: AfterStore | None,
-    save_state: bool,
-) -> None:
-    counts.pages += 1
-    if page.error:
-        counts.failed_pages += 1
-        counts.last_error = f"{page.label}: {page.error}"
-    if page.notices:
-        result = store_notices(session, page.notices, now, thresholds=thresholds, keep_raw=keep_raw)
-        counts.add(result)
-        if after_store and result.touched:
-            after_store(session, result, now)
-    for rejection in page.rejections:
-        counts.rejected += 1
-        session.add(
-            RejectedRecord(
-                run_id=run_id,
-                source=rejection.source or name,
-                position=rejection.position,
-                record_id=rejection.record_id,
-                reason=rejection.reason,
-                kept=False,
-                created_at=now,
-            )
+class _Run:
+    """One harvest run: its row, its counts, and one transaction per page."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        name: str,
+        clock: Clock,
+        settings: Settings,
+        after_store: AfterStore | None,
+        save_state: bool,
+    ):
+        self.sessions = sessions
+        self.name = name
+        self.clock = clock
+        self.settings = settings
+        self.after_store = after_store
+        self.save_state = save_state
+        self.thresholds = Thresholds(
+            title=settings.harvest.dedupe_title_threshold,
+            buyer=settings.harvest.dedupe_buyer_threshold,
         )
-    for notice in page.notices:
-        for problem in notice.problems:
+        self.counts = _Counts()
+        self.id = 0
+
+    def start(self, trigger: str) -> None:
+        with self.sessions.begin() as session:
+            row = HarvestRun(
+                source=self.name, trigger=trigger, started_at=self.clock(), status="running"
+            )
+            session.add(row)
+            session.flush()
+            self.id = row.id
+
+    def store(self, page: Page) -> None:
+        """Store one page; if its transaction rolls back, so do its counts."""
+        before = dataclasses.replace(self.counts)
+        try:
+            with self.sessions.begin() as session:
+                self._store(session, page, self.clock())
+        except BaseException:
+            self.counts = before
+            raise
+
+    def _store(self, session: Session, page: Page, now: datetime) -> None:
+        counts = self.counts
+        counts.pages += 1
+        if page.error:
+            counts.failed_pages += 1
+            counts.last_error = f"{page.label}: {page.error}"
+        if page.notices:
+            result = store_notices(
+                session,
+                page.notices,
+                now,
+                thresholds=self.thresholds,
+                keep_raw=self.settings.harvest.keep_raw,
+            )
+            counts.add(result)
+            if self.after_store and result.touched:
+                self.after_store(session, result, now)
+        for rejection in page.rejections:
+            counts.rejected += 1
             session.add(
                 RejectedRecord(
-                    run_id=run_id,
+                    run_id=self.id,
+                    source=rejection.source or self.name,
+                    position=rejection.position,
+                    record_id=rejection.record_id,
+                    reason=rejection.reason,
+                    kept=False,
+                    created_at=now,
+                )
+            )
+        for item in page.notices:
+            notice = item.notice if isinstance(item, Packed) else item
+            session.add_all(
+                RejectedRecord(
+                    run_id=self.id,
                     source=notice.source,
                     position=page.label,
                     record_id=notice.source_id,
@@ -317,14 +312,29 @@ def _store_page(
                     kept=True,
                     created_at=now,
                 )
+                for problem in notice.problems
             )
-    if save_state and page.state is not None:
-        row = _state_row(session, name, now)
-        row.state = dict(page.state)
-        row.updated_at = now
-    run = session.get(HarvestRun, run_id)
-    counts.write(run)
-    run.error = counts.last_error
+        if self.save_state and page.state is not None:
+            state = state_row(session, self.name, now)
+            state.state = dict(page.state)
+            state.updated_at = now
+        row = session.get(HarvestRun, self.id)
+        counts.write(row)
+        row.error = counts.last_error
+
+    def finish(self, fatal: str | None) -> RunSummary:
+        """Close the run with its status and, for a harvested source, its health."""
+        status = _status(self.counts, fatal)
+        with self.sessions.begin() as session:
+            now = self.clock()
+            row = session.get(HarvestRun, self.id)
+            row.finished_at = now
+            row.status = status
+            row.error = fatal or self.counts.last_error
+            self.counts.write(row)
+            if self.save_state:
+                record_health(session, self.name, status, row.error, now, self.settings)
+        return self.counts.summary(self.name, self.id, status, fatal)
 
 
 def _status(counts: _Counts, fatal: str | None) -> str:
@@ -335,55 +345,3 @@ def _status(counts: _Counts, fatal: str | None) -> str:
     if fatal or counts.failed_pages or counts.rejected:
         return "partial"
     return "ok"
-
-
-def _state_row(session: Session, name: str, now: datetime) -> SourceState:
-    row = session.get(SourceState, name)
-    if row is None:
-        row = SourceState(name=name, state={}, updated_at=now, consecutive_failures=0)
-        session.add(row)
-        session.flush()
-    return row
-
-
-def _record_health(
-    session: Session,
-    name: str,
-    status: str,
-    error: str | None,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    row = _state_row(session, name, now)
-    if status == "failed":
-        row.consecutive_failures += 1
-        row.last_error = error
-        row.next_attempt_at = now + backoff_delay(row.consecutive_failures, settings, name)
-    else:
-        row.consecutive_failures = 0
-        row.last_error = error
-        row.next_attempt_at = None
-
-
-def backoff_delay(failures: int, settings: Settings, name: str) -> timedelta:
-    """How long a source waits after `failures` failed runs in a row."""
-    source = settings.sources.get(name)
-    interval = timedelta(minutes=source.interval_minutes if source else 60)
-    if failures < BACKOFF_AFTER:
-        return interval
-    return min(interval * 2 ** (failures - BACKOFF_AFTER + 1), max(MAX_BACKOFF, interval))
-
-
-def source_health(session: Session) -> dict[str, tuple[SourceState, HarvestRun | None]]:
-    """Each source's saved state and its latest run."""
-    states = {row.name: row for row in session.scalars(select(SourceState))}
-    result = {}
-    for name, state in states.items():
-        last = session.scalars(
-            select(HarvestRun)
-            .where(HarvestRun.source == name)
-            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
-            .limit(1)
-        ).first()
-        result[name] = (state, last)
-    return result

@@ -1,52 +1,39 @@
-"""Storing harvested notices: idempotent upsert, cross-source merge and change history.
+"""Storing harvested notices: idempotent upsert and cross-source duplicates.
 
 Each source's record is kept as it came (`NoticeSource.data` plus the raw releases);
-the `Notice` row is rebuilt from all of its sources whenever one of them changes,
-and every material difference is written to the notice's change history.
+the `Notice` row is rebuilt from all of its sources whenever one of them changes
+(`broker.merging`), and every material difference goes into the notice's history.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from feeds import ocds
-from feeds.types import Lot, Money
 from feeds.types import Notice as Harvested
 
 from .dedupe import Thresholds, deadline_day, partners_of, same_opportunity
+from .merging import notice_columns, remerge
 from .models import Notice, NoticeChange, NoticeKey, NoticeSource
+from .source_records import (
+    Packed,
+    Prepared,
+    pack_raw,
+    prepare,
+    unique_releases,
+    unpack_raw,
+)
 
 logger = logging.getLogger(__name__)
 
-# Which publisher's text wins when one opportunity has several: the original first.
-SOURCE_PRIORITY = ("pcs", "sell2wales", "find_a_tender", "contracts_finder", "ted")
-# Fields that follow the most recently released source, since amendments change them.
-VOLATILE = ("deadline", "value", "status", "notice_type")
-# Fields whose changes are written to the history a coordinator sees.
-TRACKED = (
-    "title",
-    "description",
-    "buyer",
-    "deadline",
-    "value",
-    "status",
-    "notice_type",
-    "procedure",
-)
-# Changes that make a notice "updated" and that members who were told about it hear of.
-MATERIAL = frozenset({"deadline", "value", "status", "description", "title"})
-HISTORY_TEXT_LIMIT = 4000
 DEFAULT_THRESHOLDS = Thresholds()
 
 
@@ -66,76 +53,9 @@ class StoreResult:
         return self.new + self.updated
 
 
-def notice_data(item: Harvested) -> dict[str, Any]:
-    """The JSON-able form of a harvested notice that `NoticeSource.data` keeps."""
-    return {
-        "title": item.title,
-        "description": item.description,
-        "url": item.url,
-        "buyer": item.buyer,
-        "cpv": list(item.cpv),
-        "regions": list(item.regions),
-        "place": item.place,
-        "value": _money(item.value),
-        "published": _iso(item.published),
-        "deadline": _iso(item.deadline),
-        "procedure": item.procedure,
-        "notice_type": item.notice_type,
-        "status": item.status,
-        "lots": [_lot(lot) for lot in item.lots],
-        "reserved": item.reserved,
-        "reserved_kinds": list(item.reserved_kinds),
-        "sme": item.sme,
-        "vcse": item.vcse,
-        "community_benefits": item.community_benefits,
-        "release_date": _iso(item.release_date),
-    }
-
-
-def _money(value: Money | None) -> dict[str, Any] | None:
-    if value is None or (value.amount is None and value.min is None and value.max is None):
-        return None
-    return {"amount": value.amount, "currency": value.currency, "min": value.min, "max": value.max}
-
-
-def _lot(lot: Lot) -> dict[str, Any]:
-    return {
-        "id": lot.id,
-        "title": lot.title,
-        "description": lot.description,
-        "cpv": list(lot.cpv),
-        "value": _money(lot.value),
-        "reserved": lot.reserved,
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def content_hash(data: dict[str, Any]) -> str:
-    """A stable digest of a source record, so an identical re-harvest changes nothing."""
-    payload = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def pack_raw(raws: Sequence[Any]) -> bytes:
-    """Compress the raw releases kept for re-deriving a notice after a parser fix."""
-    return zlib.compress(json.dumps(list(raws), separators=(",", ":"), default=str).encode(), 6)
-
-
-def unpack_raw(blob: bytes | None) -> list[Any]:
-    """The raw releases stored with a source record."""
-    return json.loads(zlib.decompress(blob)) if blob else []
-
-
 def store_notices(
     session: Session,
-    items: Iterable[Harvested],
+    items: Iterable[Harvested | Packed | Prepared],
     now: datetime,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
@@ -143,28 +63,28 @@ def store_notices(
 ) -> StoreResult:
     """Insert or update a batch of harvested notices; flushes, never commits."""
     result = StoreResult()
-    batch = _collapse(items)
+    batch = _collapse(items, keep_raw)
     if not batch:
         return result
     existing = _existing_sources(session, batch.keys())
     to_remerge: dict[int, str] = {}
-    new_items: list[Harvested] = []
+    new_items: list[Prepared] = []
     for key, item in batch.items():
         row = existing.get(key)
         if row is None:
             new_items.append(item)
-            continue
-        if _update_source(row, item, now, keep_raw):
-            to_remerge[row.notice_id] = item.source
+        elif _update_source(row, item, now, keep_raw):
+            to_remerge[row.notice_id] = item.notice.source
         else:
             result.unchanged += 1
     if new_items:
-        _insert_new(session, new_items, now, thresholds, keep_raw, result, to_remerge)
+        _insert_new(session, new_items, now, thresholds, result, to_remerge)
     if to_remerge:
         session.flush()
-        for notice in _load_notices(session, to_remerge):
+        notices = session.scalars(select(Notice).where(Notice.id.in_(sorted(to_remerge))))
+        for notice in notices:
             is_new = notice.id in result.new
-            changed = _remerge(session, notice, now, to_remerge[notice.id], history=not is_new)
+            changed = remerge(session, notice, now, to_remerge[notice.id], history=not is_new)
             if is_new:
                 continue
             if changed:
@@ -176,350 +96,266 @@ def store_notices(
     return result
 
 
-def _collapse(items: Iterable[Harvested]) -> dict[tuple[str, str], Harvested]:
-    """One notice per (source, source id); several releases of one ocid are compiled."""
-    grouped: dict[tuple[str, str], list[Harvested]] = defaultdict(list)
+def _collapse(
+    items: Iterable[Harvested | Packed | Prepared], keep_raw: bool
+) -> dict[tuple[str, str], Prepared]:
+    """One record per (source, source id); several releases of one ocid are compiled."""
+    grouped: dict[tuple[str, str], list[Prepared]] = defaultdict(list)
     for item in items:
-        grouped[(item.source, item.source_id)].append(item)
-    batch = {}
-    for key, group in grouped.items():
-        batch[key] = group[0] if len(group) == 1 else _combine(group)
-    return batch
+        prepared = prepare(item, keep_raw)
+        grouped[(prepared.notice.source, prepared.notice.source_id)].append(prepared)
+    return {
+        key: group[0] if len(group) == 1 else prepare(_combine(group), keep_raw)
+        for key, group in grouped.items()
+    }
 
 
-def raw_releases(item: Harvested) -> list[Any]:
-    """The raw payloads behind a notice: one release, or every release compiled into it."""
-    if isinstance(item.raw, list):
-        return list(item.raw)
-    return [] if item.raw is None else [item.raw]
-
-
-def _release_ids(raws: Iterable[Any]) -> set[str]:
-    return {str(r["id"]) for r in raws if isinstance(r, dict) and r.get("id")}
-
-
-def _combine(group: list[Harvested], previous_raws: Sequence[Any] = ()) -> Harvested:
-    raws = _unique_releases([*previous_raws, *(r for g in group for r in raw_releases(g))])
+def _combine(group: list[Prepared], previous_raws: Sequence[Any] = ()) -> Harvested:
+    """Compile OCDS releases of one ocid; other payloads: the latest release wins."""
+    raws = unique_releases([*previous_raws, *(r for g in group for r in g.raws())])
+    latest = group[-1].notice
     if raws and all(isinstance(r, dict) and "ocid" in r for r in raws):
         try:
-            return ocds.notice_from_releases(raws, source=group[-1].source)
+            return ocds.notice_from_releases(raws, source=latest.source)
         except Exception as exc:  # a compile failure must not lose the newer release
             logger.warning(
                 "compiling %s %s failed, latest release wins: %s",
-                group[-1].source,
-                group[-1].source_id,
+                latest.source,
+                latest.source_id,
                 exc,
             )
-    return max(group, key=lambda g: (g.release_date is not None, g.release_date or 0))
-
-
-def _unique_releases(raws: Sequence[Any]) -> list[Any]:
-    """Drop repeated releases (same id), keeping the last copy of each."""
-    seen: dict[Any, Any] = {}
-    for index, raw in enumerate(raws):
-        key = raw.get("id") if isinstance(raw, dict) and raw.get("id") else ("#", index)
-        seen.pop(key, None)
-        seen[key] = raw
-    return list(seen.values())
+    return max(
+        (g.notice for g in group),
+        key=lambda n: (n.release_date is not None, n.release_date or 0),
+    )
 
 
 def _existing_sources(
     session: Session, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], NoticeSource]:
-    keys = list(keys)
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, source_id in keys:
+        by_source[source].append(source_id)
     found: dict[tuple[str, str], NoticeSource] = {}
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        rows = session.scalars(
-            select(NoticeSource).where(
-                tuple_(NoticeSource.source, NoticeSource.source_id).in_(chunk)
+    for source, ids in by_source.items():
+        for start in range(0, len(ids), 400):
+            # source = ? AND source_id IN (...) uses the unique index on both backends;
+            # a row-value IN does not on SQLite and would scan the whole table.
+            rows = session.scalars(
+                select(NoticeSource).where(
+                    NoticeSource.source == source,
+                    NoticeSource.source_id.in_(ids[start : start + 400]),
+                )
             )
-        )
-        for row in rows:
-            found[(row.source, row.source_id)] = row
+            found.update({(row.source, row.source_id): row for row in rows})
     return found
 
 
-def _update_source(row: NoticeSource, item: Harvested, now: datetime, keep_raw: bool) -> bool:
+def _update_source(row: NoticeSource, item: Prepared, now: datetime, keep_raw: bool) -> bool:
     """Fold newer releases into a stored source record; True if its content changed."""
     known = set(row.release_ids or ())
-    incoming = raw_releases(item)
-    fresh = _release_ids(incoming) - known
+    fresh = set(item.release_ids) - known
     previous: list[Any] | None = None
+    incoming: list[Any] | None = None
     if fresh and row.raw is not None:
-        previous = unpack_raw(row.raw)
-        if (
+        previous, incoming = unpack_raw(row.raw), item.raws()
+        stale = (
             row.release_date
-            and item.release_date
-            and item.release_date < row.release_date
-            and not all(isinstance(r, dict) for r in incoming)
-        ):
+            and item.notice.release_date
+            and (item.notice.release_date < row.release_date)
+        )
+        if stale and not all(isinstance(r, dict) for r in incoming):
             return False  # an older copy of a non-OCDS notice: the stored one is newer
-        item = _combine([item], previous)
-    data = notice_data(item)
-    digest = content_hash(data)
-    release_ids = sorted(known | _release_ids(incoming))
-    if digest == row.content_hash:
-        if release_ids != sorted(known):
-            row.release_ids = release_ids
-            if keep_raw:
-                row.raw = pack_raw(
-                    _unique_releases([*(previous or unpack_raw(row.raw)), *incoming])
-                )
+        item = prepare(_combine([item], previous), keep_raw)
+    ids = sorted(known | set(item.release_ids))
+    if item.digest == row.content_hash:
+        if ids != sorted(known):
+            row.release_ids = ids
+            if keep_raw and previous is not None:
+                row.raw = pack_raw(unique_releases([*previous, *incoming]))
         return False
     if keep_raw:
-        if previous is None:
-            previous = unpack_raw(row.raw)
-        row.raw = pack_raw(_unique_releases([*previous, *incoming]) if fresh else incoming)
-    row.data = data
-    row.content_hash = digest
-    row.url = item.url or row.url
-    row.release_id = item.release_id or row.release_id
-    row.release_ids = release_ids
-    row.release_date = item.release_date or row.release_date
+        if previous is not None:
+            row.raw = pack_raw(unique_releases([*previous, *incoming]))
+        elif item.packed is not None:
+            row.raw = item.packed
+    notice = item.notice
+    row.data = item.data
+    row.content_hash = item.digest
+    row.url = notice.url or row.url
+    row.release_id = notice.release_id or row.release_id
+    row.release_ids = ids
+    row.release_date = notice.release_date or row.release_date
     row.updated_at = now
     return True
 
 
+@dataclass(frozen=True)
+class _New:
+    """A notice being created in this batch, by its position among the new rows."""
+
+    index: int
+
+
+Target = int | _New
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A stored or just-created notice that a fuzzy duplicate could belong to."""
+
+    title: str
+    buyer: str | None
+    source: str
+    target: Target
+
+
 def _insert_new(
     session: Session,
-    items: list[Harvested],
+    items: list[Prepared],
     now: datetime,
     thresholds: Thresholds,
-    keep_raw: bool,
     result: StoreResult,
     to_remerge: dict[int, str],
 ) -> None:
-    keyed = _notices_by_key(session, {k for item in items for k in item.merge_keys})
-    fuzzy_pool = _fuzzy_candidates(session, items)
-    created: list[tuple[Notice, Harvested]] = []
+    """Add source records that are new: each joins a known notice or starts a new one.
+
+    The common case, a batch of brand-new notices, is written with bulk inserts.
+    """
+    notices = [item.notice for item in items]
+    keyed: dict[str, Target] = _notices_by_key(session, {k for n in notices for k in n.merge_keys})
+    pool = _fuzzy_candidates(session, notices)
+    notice_rows: list[dict[str, Any]] = []
+    placed: list[tuple[Prepared, Target, bool]] = []
+    new_keys: list[tuple[str, Target]] = []
     for item in items:
-        data = notice_data(item)
-        target = next((keyed[k] for k in item.merge_keys if k in keyed), None)
+        notice = item.notice
+        target = next((keyed[k] for k in notice.merge_keys if k in keyed), None)
         if target is None:
-            target = _fuzzy_match(item, fuzzy_pool, thresholds)
-        source = NoticeSource(
-            source=item.source,
-            source_id=item.source_id,
-            url=item.url,
-            release_id=item.release_id,
-            release_ids=sorted(_release_ids(raw_releases(item))),
-            release_date=item.release_date,
-            content_hash=content_hash(data),
-            data=data,
-            raw=pack_raw(raw_releases(item)) if keep_raw and item.raw is not None else None,
-            first_seen_at=now,
-            updated_at=now,
-        )
-        if target is not None:
-            source.notice = target
-            session.add(source)
-            result.merged += 1
-            session.add(
-                NoticeChange(
-                    notice=target,
-                    changed_at=now,
-                    source=item.source,
-                    field="source",
-                    old=None,
-                    new=f"also published on {item.source} as {item.source_id}",
-                )
+            target = _fuzzy_match(notice, pool, thresholds)
+        merged = target is not None
+        if target is None:
+            target = _New(len(notice_rows))
+            notice_rows.append(
+                {
+                    **notice_columns(item.data),
+                    "primary_source": notice.source,
+                    "first_seen_at": now,
+                    "updated_at": now,
+                }
             )
-            if target.id is not None:
-                to_remerge[target.id] = item.source
-            else:
-                # Merged into a notice created earlier in this batch: rebuild it after flush.
-                created.append((target, item))
-        else:
-            notice = _notice_from_data(data, item.source, now)
-            source.notice = notice
-            session.add_all([notice, source])
-            created.append((notice, item))
-            fuzzy_pool.setdefault(deadline_day(item.deadline), []).append((notice, item.source))
-        for key in item.merge_keys:
+            if partners_of(notice.source) and notice.deadline:
+                pool[deadline_day(notice.deadline)].append(
+                    _Candidate(notice.title, notice.buyer, notice.source, target)
+                )
+        placed.append((item, target, merged))
+        for key in notice.merge_keys:
             if key not in keyed:
-                keyed[key] = source.notice
-                session.add(NoticeKey(key=key, notice=source.notice))
-    session.flush()
-    seen: set[int] = set()
-    for notice, item in created:
-        if notice.id in seen:
-            to_remerge[notice.id] = item.source
-            continue
-        seen.add(notice.id)
-        result.new.append(notice.id)
+                keyed[key] = target
+                new_keys.append((key, target))
+
+    ids = _insert_notices(session, notice_rows)
+
+    def resolve(target: Target) -> int:
+        return ids[target.index] if isinstance(target, _New) else target
+
+    sources, changes = [], []
+    for item, target, merged in placed:
+        notice = item.notice
+        notice_id = resolve(target)
+        sources.append(
+            {
+                "notice_id": notice_id,
+                "source": notice.source,
+                "source_id": notice.source_id,
+                "url": notice.url,
+                "release_id": notice.release_id,
+                "release_ids": list(item.release_ids),
+                "release_date": notice.release_date,
+                "content_hash": item.digest,
+                "data": item.data,
+                "raw": item.packed,
+                "first_seen_at": now,
+                "updated_at": now,
+            }
+        )
+        if merged:
+            result.merged += 1
+            to_remerge[notice_id] = notice.source
+            changes.append(
+                {
+                    "notice_id": notice_id,
+                    "changed_at": now,
+                    "source": notice.source,
+                    "field": "source",
+                    "old": None,
+                    "new": f"also published on {notice.source} as {notice.source_id}",
+                }
+            )
+    # Core inserts on the tables: the ORM's bulk path would fetch keys row by row.
+    session.execute(insert(NoticeSource.__table__), sources)
+    if new_keys:
+        session.execute(
+            insert(NoticeKey.__table__), [{"key": k, "notice_id": resolve(t)} for k, t in new_keys]
+        )
+    if changes:
+        session.execute(insert(NoticeChange.__table__), changes)
+    result.new.extend(ids)
 
 
-def _notices_by_key(session: Session, keys: set[str]) -> dict[str, Notice]:
-    if not keys:
-        return {}
-    found: dict[str, Notice] = {}
+def _insert_notices(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert notice rows in bulk and return their ids in the rows' order."""
+    if not rows:
+        return []
+    table = Notice.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite numbers the rows of one INSERT in VALUES order, but SQLAlchemy can only
+        # promise RETURNING order by inserting row by row; sorting the ids restores it.
+        return sorted(session.scalars(insert(table).returning(table.c.id), rows))
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, rows))
+
+
+def _notices_by_key(session: Session, keys: set[str]) -> dict[str, Target]:
+    found: dict[str, Target] = {}
     key_list = sorted(keys)
     for start in range(0, len(key_list), 400):
         rows = session.execute(
-            select(NoticeKey.key, Notice)
-            .join(Notice, Notice.id == NoticeKey.notice_id)
-            .where(NoticeKey.key.in_(key_list[start : start + 400]))
+            select(NoticeKey.key, NoticeKey.notice_id).where(
+                NoticeKey.key.in_(key_list[start : start + 400])
+            )
         )
-        for key, notice in rows:
-            found[key] = notice
+        found.update({key: notice_id for key, notice_id in rows})
     return found
 
 
-def _fuzzy_candidates(
-    session: Session, items: list[Harvested]
-) -> dict[Any, list[tuple[Notice, str]]]:
-    days = {deadline_day(i.deadline) for i in items if partners_of(i.source) and i.deadline}
+def _fuzzy_candidates(session: Session, notices: list[Harvested]) -> dict[Any, list[_Candidate]]:
+    """Stored notices first published by a fuzzy partner, on the batch's deadline days."""
+    pool: dict[Any, list[_Candidate]] = defaultdict(list)
+    days = {deadline_day(n.deadline) for n in notices if partners_of(n.source) and n.deadline}
     if not days:
-        return {}
-    partner_sources = {p for i in items for p in partners_of(i.source)}
+        return pool
+    partner_sources = {p for n in notices for p in partners_of(n.source)}
+    # The (primary_source, deadline_day) index keeps this cheap however big the store grows.
     rows = session.execute(
-        select(Notice, NoticeSource.source)
-        .join(NoticeSource, NoticeSource.notice_id == Notice.id)
-        .where(Notice.deadline_day.in_(sorted(days)), NoticeSource.source.in_(partner_sources))
+        select(
+            Notice.id, Notice.title, Notice.buyer, Notice.deadline_day, Notice.primary_source
+        ).where(Notice.primary_source.in_(partner_sources), Notice.deadline_day.in_(sorted(days)))
     )
-    pool: dict[Any, list[tuple[Notice, str]]] = defaultdict(list)
-    for notice, source in rows:
-        pool[notice.deadline_day].append((notice, source))
+    for notice_id, title, buyer, day, source in rows:
+        pool[day].append(_Candidate(title, buyer, source, notice_id))
     return pool
 
 
 def _fuzzy_match(
-    item: Harvested, pool: dict[Any, list[tuple[Notice, str]]], thresholds: Thresholds
-) -> Notice | None:
-    partners = partners_of(item.source)
-    if not partners or item.deadline is None:
+    notice: Harvested, pool: dict[Any, list[_Candidate]], thresholds: Thresholds
+) -> Target | None:
+    partners = partners_of(notice.source)
+    if not partners or notice.deadline is None:
         return None
-    for notice, source in pool.get(deadline_day(item.deadline), ()):
-        if source in partners and same_opportunity(
-            item.title, item.buyer, notice.title, notice.buyer, thresholds
+    for candidate in pool.get(deadline_day(notice.deadline), ()):
+        if candidate.source in partners and same_opportunity(
+            notice.title, notice.buyer, candidate.title, candidate.buyer, thresholds
         ):
-            return notice
+            return candidate.target
     return None
-
-
-def _notice_from_data(data: dict[str, Any], source: str, now: datetime) -> Notice:
-    notice = Notice(primary_source=source, first_seen_at=now, updated_at=now)
-    _apply(notice, data)
-    return notice
-
-
-def _apply(notice: Notice, data: dict[str, Any]) -> None:
-    value = data.get("value") or {}
-    deadline = _parse_iso(data.get("deadline"))
-    notice.title = data["title"]
-    notice.description = data.get("description") or ""
-    notice.buyer = data.get("buyer")
-    notice.cpv = list(data.get("cpv") or [])
-    notice.regions = list(data.get("regions") or [])
-    notice.place = data.get("place")
-    notice.value_amount = value.get("amount")
-    notice.value_currency = value.get("currency")
-    notice.value_min = value.get("min")
-    notice.value_max = value.get("max")
-    notice.published = _parse_iso(data.get("published"))
-    notice.deadline = deadline
-    notice.deadline_day = deadline_day(deadline)
-    notice.procedure = data.get("procedure")
-    notice.notice_type = data.get("notice_type") or "tender"
-    notice.status = data.get("status")
-    notice.lots = list(data.get("lots") or [])
-    notice.reserved = bool(data.get("reserved"))
-    notice.sme = data.get("sme")
-    notice.vcse = data.get("vcse")
-    notice.community_benefits = bool(data.get("community_benefits"))
-
-
-def _load_notices(session: Session, ids: Iterable[int]) -> list[Notice]:
-    return list(session.scalars(select(Notice).where(Notice.id.in_(sorted(ids)))))
-
-
-def merged_data(sources: Sequence[NoticeSource]) -> tuple[dict[str, Any], str]:
-    """Combine source records into one: originals' text first, latest release for dates."""
-    ordered = sorted(sources, key=_priority)
-    merged = dict(ordered[0].data)
-    for other in ordered[1:]:
-        for key, value in other.data.items():
-            if merged.get(key) in (None, "", []) and value not in (None, "", []):
-                merged[key] = value
-    merged["cpv"] = _union(s.data.get("cpv") for s in ordered)
-    merged["regions"] = _union(s.data.get("regions") for s in ordered)
-    merged["reserved"] = any(s.data.get("reserved") for s in ordered)
-    merged["community_benefits"] = any(s.data.get("community_benefits") for s in ordered)
-    for flag in ("sme", "vcse"):
-        flags = [s.data.get(flag) for s in ordered if s.data.get(flag) is not None]
-        merged[flag] = any(flags) if flags else None
-    newest = sorted(ordered, key=lambda s: s.data.get("release_date") or "", reverse=True)
-    for key in VOLATILE:
-        for src in newest:
-            if src.data.get(key) not in (None, ""):
-                merged[key] = src.data[key]
-                break
-    return merged, ordered[0].source
-
-
-def _priority(source: NoticeSource) -> tuple[int, datetime, int]:
-    rank = SOURCE_PRIORITY.index(source.source) if source.source in SOURCE_PRIORITY else 99
-    return (rank, source.first_seen_at, source.id or 0)
-
-
-def _union(lists: Iterable[list[str] | None]) -> list[str]:
-    seen: dict[str, None] = {}
-    for values in lists:
-        for value in values or ():
-            seen.setdefault(value, None)
-    return list(seen)
-
-
-def _remerge(
-    session: Session, notice: Notice, now: datetime, cause: str, history: bool = True
-) -> list[str]:
-    """Rebuild a notice from its sources and record what changed; returns changed fields."""
-    sources = list(session.scalars(select(NoticeSource).where(NoticeSource.notice_id == notice.id)))
-    merged, primary = merged_data(sources)
-    before = _tracked(notice)
-    _apply(notice, merged)
-    notice.primary_source = primary
-    after = _tracked(notice)
-    changed = []
-    for name in TRACKED:
-        if before[name] != after[name]:
-            changed.append(name)
-            if not history:
-                continue
-            session.add(
-                NoticeChange(
-                    notice_id=notice.id,
-                    changed_at=now,
-                    source=cause,
-                    field=name,
-                    old=_clip(before[name]),
-                    new=_clip(after[name]),
-                )
-            )
-    notice.updated_at = now
-    if history and MATERIAL.intersection(changed):
-        notice.changed_at = now
-    return changed
-
-
-def _tracked(notice: Notice) -> dict[str, Any]:
-    value = None
-    if notice.value_amount is not None:
-        value = f"{notice.value_amount:.2f} {notice.value_currency or ''}".strip()
-    return {
-        "title": notice.title,
-        "description": notice.description,
-        "buyer": notice.buyer,
-        "deadline": _iso(notice.deadline),
-        "value": value,
-        "status": notice.status,
-        "notice_type": notice.notice_type,
-        "procedure": notice.procedure,
-    }
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= HISTORY_TEXT_LIMIT:
-        return text
-    return text[:HISTORY_TEXT_LIMIT] + "…"

@@ -148,7 +148,8 @@ def read_package(data: bytes | IO[bytes], *, where: str) -> Iterator[Any]:
 
 
 def _items(stream: _Stream, prefix: str) -> Iterator[Any]:
-    for item in ijson.items(stream, prefix, use_float=True):
+    # Decimals, not floats: yajl refuses 1e9999 as a float but reads it as a Decimal.
+    for item in ijson.items(stream, prefix):
         if prefix == "records.item":
             yield from _record_releases(item)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from feeds.codes import cpv_code, is_nuts
@@ -34,7 +35,7 @@ def parse_amount(value: Any, path: str, problems: list[str]) -> float | None:
     if value is None:
         return None
     number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         number = float(value)
     elif isinstance(value, str):
         try:

@@ -26,6 +26,10 @@ class Notice(Base):
     """An opportunity as the broker shows it: the merge of every source that published it."""
 
     __tablename__ = "notices"
+    # Cross-source duplicate candidates: one publisher's notices due on given days.
+    __table_args__ = (
+        Index("ix_notices_primary_source_deadline_day", "primary_source", "deadline_day"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(Text)
@@ -41,7 +45,7 @@ class Notice(Base):
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The deadline's calendar day, for cross-source duplicate candidates.
-    deadline_day: Mapped[date | None] = mapped_column(Date, index=True)
+    deadline_day: Mapped[date | None] = mapped_column(Date)
     procedure: Mapped[str | None] = mapped_column(String(300))
     notice_type: Mapped[str] = mapped_column(String(20), default="tender")
     status: Mapped[str | None] = mapped_column(String(40))
@@ -50,7 +54,7 @@ class Notice(Base):
     vcse: Mapped[bool | None] = mapped_column(Boolean)
     community_benefits: Mapped[bool] = mapped_column(Boolean, default=False)
     lots: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    primary_source: Mapped[str] = mapped_column(String(60), index=True)
+    primary_source: Mapped[str] = mapped_column(String(60))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When a deadline, value, text or status last changed after first publication.

@@ -7,21 +7,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..db import get_session
-from ..harvesting import source_health
 from ..models import Notice
+from ..sources import source_health
 
 bp = Blueprint("notices", __name__)
 
 
 @bp.get("/")
 def index():
-    """Latest notices first, with the health of every configured source."""
+    """Latest published notices first, with the health of every configured source."""
     session = get_session()
     page_size = current_app.config["SETTINGS"].web.page_size
     notices = session.scalars(
         select(Notice)
         .options(selectinload(Notice.sources))
-        .order_by(Notice.first_seen_at.desc(), Notice.id.desc())
+        .order_by(Notice.published.desc().nulls_last(), Notice.id.desc())
         .limit(page_size)
     ).all()
     total = session.scalar(select(func.count(Notice.id)))

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from broker.dedupe import Thresholds, same_opportunity
-from broker.intake import store_notices, unpack_raw
+from broker.intake import store_notices
 from broker.models import Notice, NoticeChange, NoticeSource
+from broker.source_records import unpack_raw
 from feeds.ocds import notice_from_release
 
 
@@ -66,6 +67,10 @@ def test_storing_the_same_notices_again_changes_nothing(sessions, data_dir, cloc
     assert again.new == [] and again.updated == [] and again.merged == 0
     assert again.unchanged == 90
     with sessions() as s:
+        # Every source record hangs off the notice built from it.
+        for source in s.scalars(select(NoticeSource)):
+            assert source.notice.title == source.data["title"]
+            assert source.notice.deadline.isoformat() == source.data["deadline"]
         assert count(s, Notice) == 90
         assert count(s, NoticeChange) == 0
         assert s.scalar(select(func.max(Notice.updated_at))) == stored_at

@@ -74,12 +74,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notices_deadline"), ["deadline"], unique=False)
-        batch_op.create_index(batch_op.f("ix_notices_deadline_day"), ["deadline_day"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_notices_first_seen_at"), ["first_seen_at"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_notices_primary_source"), ["primary_source"], unique=False
+            "ix_notices_primary_source_deadline_day",
+            ["primary_source", "deadline_day"],
+            unique=False,
         )
 
     op.create_table(
@@ -203,9 +204,8 @@ def downgrade() -> None:
     op.drop_table("notice_changes")
     op.drop_table("source_states")
     with op.batch_alter_table("notices", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notices_primary_source"))
+        batch_op.drop_index("ix_notices_primary_source_deadline_day")
         batch_op.drop_index(batch_op.f("ix_notices_first_seen_at"))
-        batch_op.drop_index(batch_op.f("ix_notices_deadline_day"))
         batch_op.drop_index(batch_op.f("ix_notices_deadline"))
 
     op.drop_table("notices")

@@ -1,0 +1,101 @@
+"""Configured sources: building their harvesters and HTTP clients, and their health.
+
+A source that fails three runs in a row waits longer before its next try (doubling,
+up to a day), and the wait is shown with its last error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import feeds
+from feeds.http import Fetcher, HttpPolicy
+
+from .config import Settings, SourceSettings
+from .models import HarvestRun, SourceState
+
+# After this many failed runs in a row a source waits longer before its next try.
+BACKOFF_AFTER = 3
+MAX_BACKOFF = timedelta(hours=24)
+
+
+def build_harvester(source: SourceSettings) -> Any:
+    """The configured harvester object for one [sources.NAME] entry."""
+    return feeds.get(source.kind)(name=source.name, options=source.options)
+
+
+def build_fetcher(settings: Settings, source: SourceSettings, harvester: Any) -> Fetcher:
+    """An HTTP client with the global limits, the source's defaults and its own delay."""
+    http = settings.http
+    defaults = dict(getattr(harvester, "http_defaults", {}) or {})
+    delay = source.delay_seconds if source.delay_seconds is not None else defaults.get("delay", 0)
+    policy = HttpPolicy(
+        timeout=http.timeout_seconds,
+        total_timeout=http.total_timeout_seconds,
+        max_bytes=http.max_bytes,
+        user_agent=http.user_agent,
+        retries=http.retries,
+        backoff=http.backoff_seconds,
+        max_wait=http.max_wait_seconds,
+        delay=float(delay),
+        throttle=dict(defaults.get("throttle", {})),
+    )
+    return Fetcher(policy)
+
+
+def state_row(session: Session, name: str, now: datetime) -> SourceState:
+    """A source's saved state, created empty on first use."""
+    row = session.get(SourceState, name)
+    if row is None:
+        row = SourceState(name=name, state={}, updated_at=now, consecutive_failures=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def record_health(
+    session: Session,
+    name: str,
+    status: str,
+    error: str | None,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Count a run towards the source's health and set when it may next try."""
+    row = state_row(session, name, now)
+    if status == "failed":
+        row.consecutive_failures += 1
+        row.last_error = error
+        row.next_attempt_at = now + backoff_delay(row.consecutive_failures, settings, name)
+    else:
+        row.consecutive_failures = 0
+        row.last_error = error
+        row.next_attempt_at = None
+
+
+def backoff_delay(failures: int, settings: Settings, name: str) -> timedelta:
+    """How long a source waits after `failures` failed runs in a row."""
+    source = settings.sources.get(name)
+    interval = timedelta(minutes=source.interval_minutes if source else 60)
+    if failures < BACKOFF_AFTER:
+        return interval
+    return min(interval * 2 ** (failures - BACKOFF_AFTER + 1), max(MAX_BACKOFF, interval))
+
+
+def source_health(session: Session) -> dict[str, tuple[SourceState, HarvestRun | None]]:
+    """Each source's saved state and its latest run."""
+    states = {row.name: row for row in session.scalars(select(SourceState))}
+    result = {}
+    for name, state in states.items():
+        last = session.scalars(
+            select(HarvestRun)
+            .where(HarvestRun.source == name)
+            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
+            .limit(1)
+        ).first()
+        result[name] = (state, last)
+    return result

@@ -1,0 +1,160 @@
+"""The `broker` command: import, export, sources and clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from sqlalchemy import func, select
+
+from broker.models import HarvestRun, Notice
+
+PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
+PCS_2026 = "pcs_ocds_notices_2026-09_nt102_trimmed.json"
+CF_2022 = "cf_ocds_search_2022-10-20.json"
+FTS_2026 = "fts_release_package_2026-09-11_trimmed.json"
+
+EXPORT_KEYS = {
+    "id",
+    "sources",
+    "title",
+    "description",
+    "buyer",
+    "cpv",
+    "regions",
+    "place",
+    "value",
+    "deadline",
+    "published",
+    "notice_type",
+    "procedure",
+    "reserved",
+    "suitability",
+    "community_benefits",
+    "lots",
+}
+
+
+def test_import_reads_every_real_file_and_reimporting_creates_nothing(
+    cli_runner, data_dir, sessions
+):
+    paths = [str(data_dir / name) for name in (PCS_2019, PCS_2026, CF_2022, FTS_2026)]
+    first = cli_runner("import", *paths)
+    assert first.exit_code == 0, first.output
+    assert "Done: imported" in first.output
+    with sessions() as s:
+        stored = s.scalar(select(func.count(Notice.id)))
+    # 90 + 3 PCS, 86 Contracts Finder ocids, 2 Find a Tender copies of other PCS notices.
+    assert stored == 90 + 3 + 86 + 2
+    again = cli_runner("import", *paths)
+    assert again.exit_code == 0, again.output
+    assert "(0 new notices, 0 rejected)" in again.output
+    with sessions() as s:
+        assert s.scalar(select(func.count(Notice.id))) == stored
+        assert s.scalar(select(func.count(HarvestRun.id))) == 8
+
+
+def test_import_of_a_broken_file_keeps_the_good_records_and_names_the_file(
+    cli_runner, data_dir, tmp_path, sessions
+):
+    text = (data_dir / CF_2022).read_text()
+    cut = tmp_path / "cf-cut-short.json"
+    cut.write_text(text[: len(text) // 2])
+    result = cli_runner("import", str(cut))
+    assert result.exit_code == 0, result.output
+    assert "cf-cut-short.json" in result.output
+    assert "Traceback" not in result.output
+    with sessions() as s:
+        kept = s.scalar(select(func.count(Notice.id)))
+    assert 10 < kept < 86
+
+
+def test_import_of_a_file_with_nothing_readable_exits_non_zero(cli_runner, tmp_path):
+    garbage = tmp_path / "not-json.json"
+    garbage.write_text("{ this is not json")
+    result = cli_runner("import", str(garbage))
+    assert result.exit_code == 1
+    assert "not-json.json" in result.output
+    assert "Traceback" not in result.output
+    missing = cli_runner("import", str(tmp_path / "nowhere.json"))
+    assert missing.exit_code == 1
+    assert "nowhere.json" in missing.output
+
+
+def test_export_jsonl_follows_the_documented_schema(cli_runner, data_dir, tmp_path):
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    out = tmp_path / "notices.jsonl"
+    result = cli_runner("export", "notices", "--format", "jsonl", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 90
+    assert all(set(r) == EXPORT_KEYS for r in records)
+    fife = next(r for r in records if r["sources"][0]["source_id"] == "ocds-r6ebe6-0000580540")
+    assert fife["reserved"] is True
+    assert fife["buyer"] == "Fife Council"
+    assert fife["value"] == {"amount": 5100000.0, "currency": "GBP"}
+    assert fife["cpv"][0] == "33000000"
+    assert fife["regions"] == ["UKM72"]
+    assert fife["deadline"].startswith("2019-05-13T12:00:00")
+    assert fife["sources"][0]["source"] == "pcs"
+
+
+def test_export_to_stdout_as_csv(cli_runner, data_dir):
+    assert cli_runner("import", str(data_dir / PCS_2026)).exit_code == 0
+    result = cli_runner("export", "notices", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(rows) == 3
+    seabird = next(r for r in rows if r["buyer"] == "Scottish Seabird Centre")
+    assert seabird["value_amount"] == "265000.0"
+    assert seabird["cpv"].split(";")[0] == "45453100"
+    assert len(json.loads(seabird["lots"])) == 2
+
+
+def test_harvest_of_an_unknown_source_says_which_exist(cli_runner):
+    result = cli_runner("harvest", "pcz")
+    assert result.exit_code == 1
+    assert "no source called 'pcz'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_harvest_with_no_network_reports_each_failure_and_exits_non_zero(make_settings):
+    from click.testing import CliRunner
+
+    from broker import create_app
+    from broker.cli import Runtime, cli
+
+    settings = make_settings(
+        overrides={"http": {"retries": 0, "timeout_seconds": 2.0}},
+        sources={
+            "pcs": {
+                "kind": "pcs",
+                "base_url": "http://127.0.0.1:9/v1",
+                "notice_types": [102],
+                "lookback_months": 0,
+                "delay_seconds": 0,
+            },
+            "contracts_finder": {
+                "kind": "contracts_finder",
+                "delay_seconds": 0,
+                "base_url": "http://127.0.0.1:9/Search",
+            },
+        },
+    )
+    app = create_app(settings)
+    result = CliRunner().invoke(cli, ["harvest"], obj=Runtime(app=app))
+    assert result.exit_code == 1
+    assert "pcs: failed" in result.output
+    assert "contracts_finder: failed" in result.output
+    assert "Traceback" not in result.output
+    listing = CliRunner().invoke(cli, ["sources"], obj=Runtime(app=app))
+    assert listing.exit_code == 0
+    assert "failed" in listing.output and "pcs" in listing.output
+    app.extensions["broker.engine"].dispose()
+
+
+def test_db_upgrade_is_idempotent(cli_runner):
+    result = cli_runner("db", "upgrade")
+    assert result.exit_code == 0
+    assert "already at" in result.output
