@@ -68,10 +68,13 @@ def replicate(template: dict[str, Any], n: int) -> dict[str, Any]:
     release["id"] = f"bench-{n}"
     for link in release.get("links") or []:
         if link.get("rel") == "canonical":
-            link["href"] = re.sub(r"(ocds-r6ebe6-)\d+", rf"\g<1>{ref + 5_000_000:010d}", link["href"])
+            link["href"] = re.sub(
+                r"(ocds-r6ebe6-)\d+", rf"\g<1>{ref + 5_000_000:010d}", link["href"]
+            )
     if isinstance(release.get("description"), str):
-        release["description"] = REF.sub(lambda m: f"({m.group(1)} Ref:{ref})",
-                                         release["description"])
+        release["description"] = REF.sub(
+            lambda m: f"({m.group(1)} Ref:{ref})", release["description"]
+        )
     days = n % 700
     release["date"] = shift(release.get("date"), days)
     tender = release.get("tender") or {}
@@ -127,8 +130,13 @@ def tree_rss_kb(root: int) -> int:
 def run(args: list[str], env: dict[str, str]) -> tuple[float, str, int]:
     """Run a broker command; returns seconds, its output and its peak tree RSS in kB."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "broker", *args], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = 0
     while process.poll() is None:
         # The import parses in a worker process: count every process it starts.
@@ -152,12 +160,18 @@ def main() -> None:
     package = work / "releases.json"
     started = time.perf_counter()
     size = build_file(package, options.count)
-    print(f"built {options.count:,} releases ({size / 1e6:.0f} MB) in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"built {options.count:,} releases ({size / 1e6:.0f} MB) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
     database = options.postgres or f"sqlite:///{work / 'bench.sqlite3'}"
-    env = {**os.environ, "BROKER_DATABASE__URL": database, "BROKER_WEB__SECRET_KEY": "bench",
-           "BROKER_CONFIG": str(ROOT / "config.toml")}
+    env = {
+        **os.environ,
+        "BROKER_DATABASE__URL": database,
+        "BROKER_WEB__SECRET_KEY": "bench",
+        "BROKER_CONFIG": str(ROOT / "config.toml"),
+    }
     run(["db", "upgrade"], env)
     elapsed, output, peak_kb = run(["import", str(package)], env)
     peak_mb = peak_kb / 1024

@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # in the bulk-import parser process) doesn't load the whole web stack.
     from flask import Flask
 
-    from . import db, errors_web, formatting, views
+    from . import db, errors_web, formatting, matching, views
     from .config import ROOT, load_settings
 
     settings = settings or load_settings()
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     errors_web.init_app(app)
     formatting.init_app(app)
+    matching.init_app(app)
     views.register_blueprints(app)
     return app
 

@@ -24,6 +24,7 @@ from .clock import utcnow
 from .config import Settings, load_settings
 from .errors import BrokerError
 from .harvesting import RunSummary, harvest_source, import_file
+from .matching import store_hook
 from .sources import source_health
 
 logger = logging.getLogger(__name__)
@@ -175,9 +176,12 @@ def scheduler(rt: Runtime) -> None:
 
 def _load_demo(rt: Runtime) -> None:
     from .demo import load_demo
+    from .matching import get_cache
 
-    for summary in load_demo(rt.sessions, rt.settings, utcnow):
+    summaries, members = load_demo(rt.sessions, rt.settings, utcnow, get_cache(rt.app))
+    for summary in summaries:
         click.echo(f"demo {summary.line()}")
+    click.echo(f"demo members: {len(members.created)} added, {len(members.errors)} problems")
 
 
 @cli.group()
@@ -232,6 +236,7 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
                     utcnow,
                     trigger="cli",
                     on_page=_page_reporter(progress, name),
+                    after_store=store_hook(rt.app),
                 )
             )
     _finish(summaries, "harvested")
@@ -262,6 +267,7 @@ def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
                     utcnow,
                     file_format=file_format,
                     on_page=_page_reporter(progress, path.name),
+                    after_store=store_hook(rt.app),
                     background=True,
                 )
             )
@@ -335,6 +341,78 @@ def sources(rt: Runtime) -> None:
             (run.error or "") if run else "",
         )
     Console(width=200).print(table)
+
+
+# --- members and matching ------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-match every notice against every member, not just what is out of date.",
+)
+@pass_runtime
+def match(rt: Runtime, everything: bool) -> None:
+    """Match notices against member profiles (new notices and edited members)."""
+    from .matching import get_cache, match_all, match_pending
+
+    cache = get_cache(rt.app)
+    with rt.sessions.begin() as session, bulk_allocation():
+        result = (match_all if everything else match_pending)(session, cache, utcnow())
+    click.echo(f"Done: {result.line()}.")
+
+
+@cli.group()
+def members() -> None:
+    """Member social enterprises and their capability profiles."""
+
+
+@members.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@pass_runtime
+def members_import(rt: Runtime, path: str) -> None:
+    """Create or update members from a CSV file (matched by name), then re-match them."""
+    from .matching import get_cache, match_members
+    from .members import BadCsv, import_csv
+
+    now = utcnow()
+    with rt.sessions.begin() as session:
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                result = import_csv(session, handle, now, where=Path(path).name)
+        except (BadCsv, UnicodeDecodeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        matched = match_members(session, result.changed, get_cache(rt.app), now)
+    for error in result.errors:
+        click.echo(error, err=True)
+    click.echo(
+        f"Done: {len(result.created)} created, {len(result.updated)} updated, "
+        f"{result.unchanged} unchanged, {len(result.errors)} problems; {matched.line()}."
+    )
+    if result.errors and not (result.created or result.updated or result.unchanged):
+        sys.exit(1)
+
+
+@members.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@pass_runtime
+def members_export(rt: Runtime, out: str | None) -> None:
+    """Every member in the CSV import format."""
+    from sqlalchemy import select
+
+    from .members import export_csv
+    from .models import Member
+
+    with rt.sessions() as session:
+        rows = session.scalars(select(Member).order_by(Member.name))
+        if out:
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                count = export_csv(rows, handle)
+            click.echo(f"Exported {count} members to {out}.", err=True)
+        else:
+            export_csv(rows, sys.stdout)
 
 
 # --- export ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import feeds
+import matchers
 
 from .errors import ConfigError
 
@@ -73,6 +74,19 @@ class SchedulerSettings:
     timezone: str = "Europe/London"
 
 
+@dataclass(frozen=True)
+class MatchingSettings:
+    """[matching]: the broker's own keys; every other key is a MatchConfig field."""
+
+    # Matches scoring at least this are stored and shown to coordinators; alerts use the
+    # engine's notify_threshold.
+    store_threshold: int = 30
+    engine: matchers.MatchConfig = field(default_factory=matchers.MatchConfig)
+
+
+MATCHING_KEYS = ("store_threshold",)
+
+
 # Keys every [sources.NAME] table may carry; everything else belongs to the kind's Options.
 @dataclass(frozen=True)
 class SourceSettings:
@@ -94,6 +108,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     harvest: HarvestSettings = field(default_factory=HarvestSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    matching: MatchingSettings = field(default_factory=MatchingSettings)
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     testing: bool = False
 
@@ -184,6 +199,8 @@ def _build(raw: Mapping[str, Any], where: str) -> Settings:
             values[key] = build_dataclass(SECTIONS[key], value, key)
         elif key == "sources":
             values["sources"] = _build_sources(value)
+        elif key == "matching":
+            values["matching"] = _build_matching(value)
         elif key == "testing":
             values["testing"] = coerce(value, bool, "testing")
         else:
@@ -215,6 +232,17 @@ def _build_sources(raw: Any) -> dict[str, SourceSettings]:
     return sources
 
 
+def _build_matching(raw: Any) -> MatchingSettings:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("'matching' must be a table")
+    own = {k: v for k, v in raw.items() if k in MATCHING_KEYS}
+    engine = build_dataclass(
+        matchers.MatchConfig, {k: v for k, v in raw.items() if k not in MATCHING_KEYS}, "matching"
+    )
+    settings = build_dataclass(MatchingSettings, own, "matching")
+    return dataclasses.replace(settings, engine=engine)
+
+
 def build_dataclass(cls: type, raw: Any, where: str, allow_missing: bool = False) -> Any:
     """Build a frozen settings dataclass from a mapping, naming any unknown or bad key."""
     if not isinstance(raw, Mapping):
@@ -223,7 +251,7 @@ def build_dataclass(cls: type, raw: Any, where: str, allow_missing: bool = False
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in raw.items():
-        if key not in fields or key == "options":
+        if key not in fields or key in ("options", "engine"):
             raise ConfigError(f"unknown config key '{where}.{key}'")
         kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
     return cls(**kwargs)

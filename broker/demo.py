@@ -1,4 +1,4 @@
-"""`broker up --demo`: load the recorded real notices shipped with the broker."""
+"""`broker up --demo`: load the recorded real notices and a few example members."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 from .harvesting import Clock, RunSummary, import_file
+from .matching import MatcherCache, match_pending
+from .members import ImportResult, import_csv
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+DEMO_MEMBERS = DEMO_DATA / "members.csv"
 
 
 def demo_files() -> list[Path]:
@@ -18,7 +21,15 @@ def demo_files() -> list[Path]:
 
 
 def load_demo(
-    sessions: sessionmaker[Session], settings: Settings, clock: Clock
-) -> list[RunSummary]:
-    """Import every demo file; importing twice changes nothing."""
-    return [import_file(sessions, settings, path, clock) for path in demo_files()]
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    clock: Clock,
+    cache: MatcherCache,
+) -> tuple[list[RunSummary], ImportResult]:
+    """Import the demo notices and members, and match them; loading twice changes nothing."""
+    summaries = [import_file(sessions, settings, path, clock) for path in demo_files()]
+    with sessions.begin() as session:
+        with DEMO_MEMBERS.open(encoding="utf-8", newline="") as handle:
+            members = import_csv(session, handle, clock(), where=DEMO_MEMBERS.name)
+        match_pending(session, cache, clock())
+    return summaries, members

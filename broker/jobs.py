@@ -9,6 +9,7 @@ from flask import Flask
 from .clock import utcnow
 from .db import get_sessions
 from .harvesting import harvest_source
+from .matching import store_hook
 from .models import SourceState
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ def harvest_job(app: Flask, name: str) -> None:
             logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
             return
         try:
-            summary = harvest_source(sessions, app.config["SETTINGS"], name, utcnow)
+            summary = harvest_source(
+                sessions, app.config["SETTINGS"], name, utcnow, after_store=store_hook(app)
+            )
         except Exception:  # the scheduler must survive anything one source does
             logger.exception("harvest job for %s failed", name)
             return

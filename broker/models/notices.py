@@ -59,6 +59,8 @@ class Notice(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When a deadline, value, text or status last changed after first publication.
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the notice was last matched against the members (None: not yet).
+    matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sources: Mapped[list[NoticeSource]] = relationship(
         back_populates="notice", order_by="NoticeSource.id"

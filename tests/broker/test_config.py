@@ -11,6 +11,7 @@ import pytest
 
 from broker.config import ROOT, SECTIONS, Settings, load_settings
 from broker.errors import ConfigError
+from matchers import MatchConfig
 
 CONFIG = ROOT / "config.toml"
 
@@ -123,6 +124,10 @@ def test_every_setting_is_in_config_toml_with_a_comment():
         for f in dataclasses.fields(cls):
             assert f.name in parsed[section], f"[{section}] {f.name} missing from config.toml"
             assert f.name in documented.get(section, set()), f"[{section}] {f.name} has no comment"
+    matching = {f.name for f in dataclasses.fields(MatchConfig)} | {"store_threshold"}
+    for key in sorted(matching):
+        assert key in parsed["matching"], f"[matching] {key} missing from config.toml"
+        assert key in documented.get("matching", set()), f"[matching] {key} has no comment"
     settings = load_settings(CONFIG, environ={})
     for name, source in settings.sources.items():
         table = f"sources.{name}"
@@ -133,6 +138,16 @@ def test_every_setting_is_in_config_toml_with_a_comment():
             assert key in parsed["sources"][name], f"[{table}] {key} missing"
 
 
+def test_matching_keys_reach_the_engine_config(tmp_path):
+    path = write(tmp_path, "[matching]\nstore_threshold = 20\nnotify_threshold = 55\n")
+    settings = load_settings(path, environ={"BROKER_MATCHING__TITLE_WEIGHT": "0.8"})
+    assert settings.matching.store_threshold == 20
+    assert settings.matching.engine.notify_threshold == 55
+    assert settings.matching.engine.title_weight == 0.8
+    with pytest.raises(ConfigError, match=re.escape("matching.notify_treshold")):
+        load_settings(write(tmp_path, "[matching]\nnotify_treshold = 1\n"), environ={})
+
+
 def test_settings_sections_match_the_dataclass():
-    names = {f.name for f in dataclasses.fields(Settings)} - {"sources", "testing"}
+    names = {f.name for f in dataclasses.fields(Settings)} - {"sources", "testing", "matching"}
     assert names == set(SECTIONS)

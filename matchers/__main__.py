@@ -1,0 +1,5 @@
+"""Run the matchers command line: `python -m matchers score ...`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Evidence that a notice is about a keyword: in its text, and through its CPV codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .cpv import lineage, significant
+
+
+@dataclass(frozen=True, slots=True)
+class TextHit:
+    """A keyword found in one field: strength (field weight applied), where, and the words."""
+
+    strength: float
+    kind: str
+    lot: int
+    words: tuple[str, ...]
+    field: int = 0  # the field's place in the notice: title, description, then lots
+    grid: int = 0  # strength on scoring's integer grid, for ranking as scoring does
+
+
+@dataclass(frozen=True, slots=True)
+class CodeHit:
+    """A notice CPV code related to a target code: strength, steps up each side, lot."""
+
+    strength: float
+    code: str
+    target: str
+    up_notice: int
+    up_target: int
+    lot: int
+
+
+def code_strength(up_notice: int, up_target: int, narrower: float, broader: float) -> float:
+    """Decay along the CPV tree: gentle below a target, steeper above or beside it."""
+    return (narrower**up_notice) * (broader**up_target)
+
+
+class CodeIndex:
+    """Targets (codes reached from keywords or listed by members) by each of their ancestors.
+
+    A notice code meets a target at their nearest common ancestor: walking up the
+    notice code's lineage and looking each node up finds every related target
+    without scanning them all.
+    """
+
+    def __init__(self, min_digits: int, max_steps: int, narrower: float, broader: float):
+        self._nodes: dict[str, list[tuple[object, str, int, float]]] = {}
+        self._min = min_digits
+        self._max = max_steps
+        self._narrower = narrower
+        self._broader = broader
+
+    def add(self, owner: object, target: str, strength: float) -> None:
+        """Index a target code for an owner (a phrase id or a profile id)."""
+        for j, node in enumerate(lineage(target)):
+            if len(significant(node)) < self._min or j > self._max:
+                break
+            self._nodes.setdefault(node, []).append((owner, target, j, strength))
+
+    def lookup(self, codes: list[tuple[str, int]]) -> dict[object, CodeHit]:
+        """Best hit per owner for a notice's (code, lot) pairs."""
+        out: dict[object, CodeHit] = {}
+        nodes = self._nodes
+        for code, lot in codes:
+            for i, node in enumerate(lineage(code)):
+                if i > self._max or len(significant(node)) < self._min:
+                    break
+                for owner, target, j, strength in nodes.get(node, ()):
+                    if i + j > self._max:
+                        continue
+                    s = strength * code_strength(i, j, self._narrower, self._broader)
+                    prev = out.get(owner)
+                    if prev is None or s > prev.strength:
+                        out[owner] = CodeHit(s, code, target, i, j, lot)
+        return out

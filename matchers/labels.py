@@ -1,0 +1,108 @@
+"""Keywords reach CPV codes through the official labels, weighted by label IDF."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+from .cpv import labels
+from .text import content_words, stem_word
+
+
+@dataclass(frozen=True, slots=True)
+class LabelIndex:
+    """The CPV labels as stems: which codes hold a stem, and how rare each stem is."""
+
+    stems: dict[str, tuple[str, ...]]
+    postings: dict[str, frozenset[str]]
+    idf: dict[str, float]
+    words: frozenset[str]
+    size: int
+    label_sets: dict[str, frozenset[str]]
+    totals: dict[str, float]  # summed IDF of each label's stems
+
+    def weight(self, stem: str) -> float:
+        """IDF of a stem over the labels; a stem no label uses counts as rarest."""
+        return self.idf.get(stem, math.log(self.size + 1))
+
+
+@cache
+def label_index() -> LabelIndex:
+    """Build the label index once, on first use."""
+    stems: dict[str, tuple[str, ...]] = {}
+    postings: dict[str, set[str]] = defaultdict(set)
+    words: set[str] = set()
+    for code, label in labels().items():
+        ws = content_words(label)
+        words.update(ws)
+        st = tuple(dict.fromkeys(stem_word(w) for w in ws))
+        stems[code] = st
+        for s in st:
+            postings[s].add(code)
+    n = len(stems)
+    # "services" is in a quarter of the labels, "cleaning" in a handful: IDF says which
+    # words of a label carry its meaning.
+    idf = {s: math.log((n + 1) / (len(codes) + 0.5)) for s, codes in postings.items()}
+    totals = {code: sum(idf[s] for s in st) for code, st in stems.items()}
+    return LabelIndex(
+        stems,
+        {s: frozenset(c) for s, c in postings.items()},
+        idf,
+        frozenset(words),
+        n,
+        {code: frozenset(st) for code, st in stems.items()},
+        totals,
+    )
+
+
+def lexicon() -> frozenset[str]:
+    """Correctly spelled domain words: every word of every CPV label."""
+    return label_index().words
+
+
+def codes_for_phrase(
+    alternatives: list[list[tuple[set[str], float]]], min_strength: float
+) -> dict[str, float]:
+    """CPV codes whose label says what a phrase says, with a 0..1 strength.
+
+    Each alternative is one reading of the phrase: a list of (stems that may stand
+    for the word, its share of the phrase). Strength is the share of the phrase
+    found in the label squared, times the square root of the share of the label
+    (by IDF) that the phrase explains, so "cleaning" fits "Cleaning services" far
+    better than "Sewage, refuse, cleaning and environmental services".
+    """
+    index = label_index()
+    idf = index.idf
+    found: dict[str, float] = {}
+    # Less than half the phrase in the label is a different subject, and the strength
+    # can't reach min_strength below sqrt(min_strength) coverage either.
+    need = max(0.5, math.sqrt(max(min_strength, 0.0)))
+    for tokens in alternatives:
+        candidates: set[str] = set()
+        # Only labels holding one of the heaviest tokens can be covered enough.
+        rest = sum(share for _, share in tokens)
+        for options, share in sorted(tokens, key=lambda t: -t[1]):
+            if rest < need - 1e-9:
+                break
+            rest -= share
+            for s in options:
+                candidates |= index.postings.get(s, frozenset())
+        for code in candidates:
+            label_set = index.label_sets[code]
+            covered = 0.0
+            explained: set[str] = set()
+            for options, share in tokens:
+                hit = options & label_set
+                if hit:
+                    covered += share
+                    explained |= hit
+            if covered < 0.5:
+                continue
+            # Summed in a fixed order: the same floats in every process.
+            label_share = sum(idf[s] for s in sorted(explained)) / index.totals[code]
+            strength = covered * covered * math.sqrt(label_share)
+            if strength >= min_strength and strength > found.get(code, 0.0):
+                found[code] = strength
+    return found

@@ -1,0 +1,55 @@
+"""Reason sentences, written for a coordinator who may not know the jargon."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .cpv import cpv_label, short_form
+from .evidence import CodeHit, TextHit
+from .types import Lot
+
+
+def _where(hit: TextHit, lots: tuple[Lot, ...]) -> str:
+    if not hit.lot:
+        return hit.kind
+    title = lots[hit.lot - 1].title if hit.lot <= len(lots) else ""
+    short = f' "{title[:60]}"' if title else ""
+    return f"lot {hit.lot}{short}" + (", description" if hit.kind == "lot description" else "")
+
+
+def keyword_reason(keyword: str, hit: TextHit, lots: tuple[Lot, ...] = ()) -> str:
+    """keyword "grounds maintenance" ≈ "ground maintenance" (title)."""
+    found = " ".join(hit.words)
+    return f'keyword "{keyword}" ≈ "{found}" ({_where(hit, lots)})'
+
+
+@cache
+def _code(code: str) -> str:
+    label = cpv_label(code)
+    return f"{code} ({label})" if label else code
+
+
+def code_reason(hit: CodeHit, keyword: str | None) -> str:
+    """CPV 77310000 is under the member's 773 / fits keyword "grounds maintenance"."""
+    lot = f" (lot {hit.lot})" if hit.lot else ""
+    notice = f"CPV {_code(hit.code)}{lot}"
+    if keyword is None:
+        mine = short_form(hit.target)
+        if hit.up_notice == 0 and hit.up_target == 0:
+            return f"{notice} is one of the member's codes"
+        if hit.up_target == 0:
+            return f"{notice} is under the member's {mine}"
+        if hit.up_notice == 0:
+            return f"{notice} is broader than the member's {mine}"
+        return f"{notice} is close to the member's {mine}"
+    via = f'fits keyword "{keyword}"'
+    if hit.up_notice == 0 and hit.up_target == 0:
+        return f"{notice} {via}"
+    how = (
+        "is under"
+        if hit.up_target == 0
+        else "is broader than"
+        if hit.up_notice == 0
+        else "is close to"
+    )
+    return f"{notice} {how} {_code(hit.target)}, which {via}"

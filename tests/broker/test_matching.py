@@ -1,0 +1,197 @@
+"""Matching in the broker: stored matches with reasons, incremental, and member feedback."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from broker.matching import (
+    MatcherCache,
+    get_cache,
+    latest_corpus,
+    match_all,
+    match_members,
+    match_notices,
+)
+from broker.members import parse_profile, save_member
+from broker.models import Match, Member, MemberResponse, Notice
+
+PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
+LANDSCAPE = (
+    "Caledonia Housing Association - Landscape Maintenance 2019 - 2023 (West Dunbartonshire)"
+)
+END_OF_LEASE = "EC0849 ACE End of Lease Cleaning Services"
+
+
+def match_of(session, member_name: str, title: str) -> Match | None:
+    return session.scalars(
+        select(Match)
+        .join(Member, Member.id == Match.member_id)
+        .join(Notice, Notice.id == Match.notice_id)
+        .where(Member.name == member_name, Notice.title == title)
+    ).first()
+
+
+def texts(match: Match, kind: str) -> list[str]:
+    return [r["text"] for r in match.reasons if r["kind"] == kind]
+
+
+def test_end_to_end_import_notices_then_members_then_match(cli_runner, data_dir, sessions, app):
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    with sessions() as s:
+        # No members yet: the notices wait to be matched.
+        assert s.scalar(select(func.count()).select_from(Match)) == 0
+        assert s.scalar(select(func.count()).where(Notice.matched_at.is_(None))) == 90
+    result = cli_runner("members", "import", str(data_dir / "members.csv"))
+    assert result.exit_code == 0, result.output
+    matched = cli_runner("match")
+    assert matched.exit_code == 0, matched.output
+    assert "Done: matched 90 notices" in matched.output
+    notify = app.config["SETTINGS"].matching.engine.notify_threshold
+    with sessions() as s:
+        landscape = match_of(s, "Greenspace Growers", LANDSCAPE)
+        assert landscape is not None and landscape.score >= notify
+        assert any(
+            '"landscape maintenance"' in t and "(title)" in t for t in texts(landscape, "keyword")
+        )
+        assert any("77314000" in t for t in texts(landscape, "cpv"))
+        assert any("UKM81" in t and "serves" in t for t in texts(landscape, "region"))
+        cleaning = match_of(s, "Clean Start Services", END_OF_LEASE)
+        assert cleaning is not None and cleaning.score >= notify
+        assert any('"cleaning services"' in t for t in texts(cleaning, "keyword"))
+        assert any("UKM75" in t for t in texts(cleaning, "region"))
+        # Nothing is stored for a member below the store threshold.
+        store = app.config["SETTINGS"].matching.store_threshold
+        assert s.scalar(select(func.min(Match.score))) >= store
+        assert s.scalar(select(func.count()).where(Notice.matched_at.is_(None))) == 0
+
+
+def test_new_notices_are_matched_as_they_are_stored(cli_runner, data_dir, sessions):
+    assert cli_runner("members", "import", str(data_dir / "members.csv")).exit_code == 0
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    with sessions() as s:
+        assert match_of(s, "Greenspace Growers", LANDSCAPE) is not None
+        assert s.scalar(select(func.count()).where(Notice.matched_at.is_(None))) == 0
+
+
+@pytest.fixture
+def matched(cli_runner, data_dir, app):
+    assert cli_runner("members", "import", str(data_dir / "members.csv")).exit_code == 0
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    return get_cache(app)
+
+
+def test_editing_a_profile_re_matches_that_member(matched, sessions, clock):
+    with sessions.begin() as s:
+        member = s.scalars(select(Member).where(Member.name == "Clean Start Services")).one()
+        fields = {
+            "name": member.name,
+            "email": member.emails[0],
+            "keywords": "office cleaning;cleaning services",
+            "exclude": "end of lease",
+            "cpv": "909",
+            "regions": "City of Edinburgh",
+            "supported_business": "yes",
+        }
+        before = match_of(s, "Clean Start Services", END_OF_LEASE)
+        assert before is not None
+        _, changed = save_member(s, parse_profile(fields), clock(), member)
+        assert changed
+        match_members(s, [member.id], matched, clock())
+    with sessions() as s:
+        # The new exclusion vetoes the notice it names.
+        assert match_of(s, "Clean Start Services", END_OF_LEASE) is None
+        # Other members' matches are untouched.
+        assert match_of(s, "Greenspace Growers", LANDSCAPE) is not None
+
+
+def test_a_declined_notice_does_not_come_back(matched, sessions, clock):
+    with sessions.begin() as s:
+        landscape = match_of(s, "Greenspace Growers", LANDSCAPE)
+        s.add(
+            MemberResponse(
+                member_id=landscape.member_id,
+                notice_id=landscape.notice_id,
+                kind="declined",
+                reason="too_far",
+                note="",
+                created_at=clock(),
+            )
+        )
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+    with sessions() as s:
+        assert match_of(s, "Greenspace Growers", LANDSCAPE) is None
+
+
+def test_repeated_too_big_answers_lower_that_members_scores(matched, sessions, clock):
+    with sessions() as s:
+        wheels = s.scalars(select(Member).where(Member.name == "Shared Wheels Transport")).one()
+        rows = s.execute(
+            select(Match.notice_id, Match.score, Notice.value_amount, Notice.title)
+            .join(Notice, Notice.id == Match.notice_id)
+            .where(Match.member_id == wheels.id, Notice.value_amount.is_not(None))
+            .order_by(Notice.value_amount)
+        ).all()
+    assert len(rows) >= 4
+    # They turn down the three smallest as too big: anything bigger should now rank lower.
+    declined, kept = rows[:3], rows[3:]
+    with sessions.begin() as s:
+        for notice_id, *_ in declined:
+            s.add(
+                MemberResponse(
+                    member_id=wheels.id,
+                    notice_id=notice_id,
+                    kind="declined",
+                    reason="too_big",
+                    note="",
+                    created_at=clock(),
+                )
+            )
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+    with sessions() as s:
+        after = {
+            n: m
+            for n, m in s.execute(
+                select(Match.notice_id, Match).where(Match.member_id == wheels.id)
+            )
+        }
+    assert not {n for n, *_ in declined} & set(after)
+    lowered = [(title, score, after[n].score) for n, score, _v, title in kept if n in after]
+    assert lowered, "the bigger notices should still match, lower down"
+    assert all(new <= old for _t, old, new in lowered)
+    assert any(new < old for _t, old, new in lowered)
+    assert any(texts(after[n], "feedback") for n, *_ in kept if n in after)
+
+
+def test_match_all_is_idempotent_and_keeps_when_a_match_was_first_made(matched, sessions, clock):
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+    with sessions() as s:
+        first = {
+            (m.member_id, m.notice_id): (m.score, m.created_at) for m in s.scalars(select(Match))
+        }
+    clock.advance(days=1)
+    with sessions.begin() as s:
+        result = match_all(s, matched, clock())
+    assert result.new_pairs == [] and result.removed == 0
+    with sessions() as s:
+        again = {
+            (m.member_id, m.notice_id): (m.score, m.created_at) for m in s.scalars(select(Match))
+        }
+    assert again == first
+
+
+def test_every_process_scores_with_the_same_word_statistics(matched, sessions, clock, app):
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+        stored = {(m.member_id, m.notice_id): m.score for m in s.scalars(select(Match))}
+        snapshot_id, corpus = latest_corpus(s)
+    assert snapshot_id is not None and corpus.docs == 90
+    # A fresh process (a new cache) loads the same snapshot and scores the same.
+    fresh = MatcherCache(app.config["SETTINGS"].matching)
+    with sessions.begin() as s:
+        match_notices(s, s.scalars(select(Notice.id)).all(), fresh, clock())
+        again = {(m.member_id, m.notice_id): m.score for m in s.scalars(select(Match))}
+    assert again == stored

@@ -1,0 +1,227 @@
+"""Bulk rows, lazy reasons, parallel batches, corpus statistics and stable scores."""
+
+import dataclasses
+import json
+
+import pytest
+
+from matchers import (
+    CorpusError,
+    CorpusStats,
+    MatchConfig,
+    Matcher,
+    MatchRows,
+    Profile,
+    ProfileError,
+    parallel,
+)
+
+# Profiles exercising every factor: places, sizes, reserved, feedback, exclusions, codes.
+PROFILES = [
+    Profile(
+        id="grounds",
+        keywords=("grounds maintenance", "grass cutting", "hedge trimming"),
+        regions=("Fife", "UKK"),
+        max_value=500_000,
+        feedback={"too_big": 2},
+    ),
+    Profile(
+        id="cleaning",
+        keywords=("window cleaning", "office cleaning"),
+        regions=("UK",),
+        supported_business=True,
+        feedback={"no_accreditation": 3},
+    ),
+    Profile(
+        id="catering",
+        keywords=("catering", "school meals"),
+        min_value=50_000,
+        feedback={"too_far": 4},
+        regions=("Glasgow City",),
+    ),
+    Profile(
+        id="builder",
+        keywords=("refurbishment", "door entry"),
+        exclude=("car park",),
+        cpv=("452",),
+        feedback={"timescale": 2},
+    ),
+    Profile(id="waste", keywords=("waste collection", "recycling"), cpv=("905",)),
+]
+
+
+@pytest.fixture
+def notices(eval_sample):
+    return list(eval_sample.values())
+
+
+def triples(matches):
+    return [(m.profile_id, m.notice_id, m.score) for m in matches]
+
+
+def test_rows_are_the_matches_as_columns(notices):
+    m = Matcher(PROFILES)
+    rows = m.rows(notices, threshold=1)
+    assert isinstance(rows, MatchRows)
+    assert list(rows) == triples(m.match(notices, threshold=1))
+    assert len(rows) == len(rows.score) == len(rows.notice_index) == len(rows.profile_index)
+    assert rows[0] == (
+        rows.profile_ids[rows.profile_index[0]],
+        notices[rows.notice_index[0]].id,
+        int(rows.score[0]),
+    )
+    assert rows[-2:] == list(rows)[-2:]
+
+
+def test_lazy_reasons_are_the_ones_explain_writes(notices):
+    m = Matcher(PROFILES)
+    found = m.match(notices, threshold=1)
+    assert {x.profile_id for x in found} == {p.id for p in PROFILES}
+    by_id = {n.id: n for n in notices}
+    for x in found:
+        eager = m.explain(by_id[x.notice_id], x.profile_id)
+        assert (eager.score, tuple(eager.reasons)) == (x.score, tuple(x.reasons)), x
+    kinds = {r.kind for x in found for r in x.reasons}
+    assert {"keyword", "cpv", "region", "value", "feedback"} <= kinds
+
+
+def test_reasons_stay_those_of_the_profiles_that_scored(notices):
+    m = Matcher(PROFILES)
+    found = m.match(notices)
+    before = [
+        m.explain(next(n for n in notices if n.id == x.notice_id), x.profile_id) for x in found
+    ]
+    m.update(dataclasses.replace(PROFILES[0], keywords=("catering",), regions=()))
+    m.remove("cleaning")
+    assert [tuple(x.reasons) for x in found] == [tuple(b.reasons) for b in before]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        MatchConfig(),
+        MatchConfig(keyword_weight=1.3, region_outside_factor=0.6, reserved_boost=2.0),
+        MatchConfig(too_far_penalty=-0.5, value_floor=1.2),  # odd, but no pair is lost
+    ],
+)
+def test_a_threshold_only_drops_pairs(notices, config):
+    m = Matcher(PROFILES, config)
+    everything = triples(m.match(notices, threshold=0))
+    assert triples(m.match(notices, threshold=40)) == [t for t in everything if t[2] >= 40]
+    some = triples(m.match(notices, threshold=25, profile_ids=["grounds", "builder"]))
+    assert some == [t for t in everything if t[2] >= 25 and t[0] in {"grounds", "builder"}]
+
+
+def test_parallel_batches_equal_one_process(notices):
+    many = [dataclasses.replace(n, id=f"{n.id}#{i}") for i in range(40) for n in notices]
+    config = MatchConfig(workers=2, parallel_min_notices=2)
+    if parallel.workers_for(len(many), config) < 2:
+        pytest.skip("no fork, or other threads running: batches stay in one process")
+    split = Matcher(PROFILES, config).rows(many, threshold=1)
+    alone = Matcher(PROFILES, dataclasses.replace(config, workers=1)).rows(many, threshold=1)
+    assert list(split) == list(alone)
+    assert split.matches()[5].reasons == alone.matches()[5].reasons
+
+
+def test_parallel_workers_hand_back_what_they_learnt(notices):
+    many = [dataclasses.replace(n, id=f"{n.id}#{i}") for i in range(40) for n in notices]
+    config = MatchConfig(workers=2, parallel_min_notices=2)
+    if parallel.workers_for(len(many), config) < 2:
+        pytest.skip("no fork, or other threads running: batches stay in one process")
+    m = Matcher(PROFILES, config)
+    m.rows(many)
+    # A profile arriving later must still find the words the workers learnt.
+    m.update(Profile(id="late", keywords=("maintainance",)))
+    late = Matcher([*PROFILES, Profile(id="late", keywords=("maintainance",))], config)
+    assert list(m.rows(notices, threshold=1)) == list(late.rows(notices, threshold=1))
+
+
+def test_a_notice_scores_the_same_alone_or_in_any_batch(notices):
+    corpus = CorpusStats.from_notices(notices)
+    together = Matcher(PROFILES, corpus=corpus).match(notices, threshold=1)
+    one_by_one = []
+    fresh = Matcher(PROFILES, corpus=corpus)
+    for n in reversed(notices):
+        one_by_one = fresh.match([n], threshold=1) + one_by_one
+    assert sorted(triples(together)) == sorted(triples(one_by_one))
+
+
+def test_profiles_added_after_notices_see_every_word(notices):
+    early = Matcher(PROFILES[:2])
+    early.match(notices)
+    for p in PROFILES[2:]:
+        early.update(p)
+    early.update(Profile(id="typo", keywords=("maintainance", "cleening")))
+    late = Matcher([*PROFILES, Profile(id="typo", keywords=("maintainance", "cleening"))])
+    assert triples(early.match(notices, threshold=1)) == triples(late.match(notices, threshold=1))
+
+
+def test_corpus_statistics_round_trip_through_json(notices):
+    corpus = CorpusStats.from_notices(notices + notices[:3])  # repeated ids count once
+    assert corpus.docs == len(notices)
+    assert corpus.df["ground"] >= 2 and "the" not in corpus.df
+    again = CorpusStats.from_json(json.loads(json.dumps(corpus.to_json())))
+    assert again == corpus
+    a = Matcher(PROFILES, corpus=corpus).match(notices, threshold=1)
+    b = Matcher(PROFILES, corpus=again).match(notices, threshold=1)
+    assert triples(a) == triples(b)
+
+
+def test_corpus_statistics_make_common_words_weigh_less(notices):
+    corpus = CorpusStats.from_notices(notices)
+    assert corpus.idf("ground") < CorpusStats().idf("ground")
+    assert corpus.idf("befriend") > corpus.idf("servic")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        [],
+        {"docs": 1, "df": {}},
+        {"format": "matchers.corpus/1", "docs": -1, "df": {}},
+        {"format": "matchers.corpus/1", "docs": 2, "df": {"x": 3}},
+        {"format": "matchers.corpus/1", "docs": 2, "df": {"x": True}},
+    ],
+)
+def test_corpus_statistics_reject_anything_else(bad):
+    with pytest.raises(CorpusError):
+        CorpusStats.from_json(bad)
+
+
+def test_explain_needs_a_known_profile(notices):
+    with pytest.raises(ProfileError):
+        Matcher(PROFILES).explain(notices[0], "nobody")
+
+
+def test_same_inputs_same_scores_whatever_the_profile_order(notices):
+    a = Matcher(PROFILES).match(notices, threshold=1)
+    b = Matcher(list(reversed(PROFILES))).match(notices, threshold=1)
+    assert triples(a) == triples(b)
+    assert [tuple(x.reasons) for x in a] == [tuple(x.reasons) for x in b]
+
+
+def test_another_process_gives_the_same_scores(notices, data_dir):
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; from pathlib import Path;"
+        "from matchers import CorpusStats, Matcher, notice_from_json;"
+        "from tests.matchers.test_engine import PROFILES;"
+        f"rows = Path({str(data_dir / 'matchers_eval_sample.jsonl')!r}).read_text().splitlines();"
+        "ns = [notice_from_json(json.loads(r)) for r in rows];"
+        "m = Matcher(list(reversed(PROFILES)), corpus=CorpusStats.from_notices(ns[::-1]));"
+        "print(json.dumps(sorted(m.rows(ns[::-1], threshold=1))))"
+    )
+    root = data_dir.parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    here = Matcher(PROFILES, corpus=CorpusStats.from_notices(notices)).rows(notices, threshold=1)
+    assert [tuple(x) for x in json.loads(out)] == sorted(here)
