@@ -105,6 +105,11 @@ class Fetcher:
         """Close the connection pool."""
         self._client.close()
 
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent every request sends (robots.txt rules are matched against it)."""
+        return self.policy.user_agent
+
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Response:
         """GET `url` with query `params`; raise FetchError once retries are spent."""
         return self._request("GET", url, params=params)

@@ -7,6 +7,7 @@ strings before parsing, so no `inf` ever reaches a notice or its raw payload.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import json
@@ -35,6 +36,18 @@ _ODD_NUMBER = re.compile(
 )
 _SHAPE = re.compile(rb'"(releases|records)"\s*:')
 _BOM = b"\xef\xbb\xbf"
+_CP1252_FALLBACK = "feeds.cp1252"
+
+
+def _decode_as_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes that are not UTF-8 are read as cp1252 instead."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start : exc.end].decode("cp1252", "replace"), exc.end
+
+
+# Named error handlers live in one registry; registering the same function again is harmless.
+codecs.register_error(_CP1252_FALLBACK, _decode_as_cp1252)
 
 
 @dataclass
@@ -76,13 +89,20 @@ def _text(content: bytes) -> str:
         return content.decode("cp1252", errors="replace")
 
 
-def load_payload(content: bytes, *, where: str) -> Payload:
-    """Parse one downloaded payload fully; on broken JSON keep the releases read before it."""
+def loads_finite(content: bytes) -> Any:
+    """Parse JSON bytes, keeping `1e9999`, `Infinity` and `NaN` as strings (ValueError if bad)."""
     if content.startswith(_BOM):
         content = content[len(_BOM) :]
     try:
-        # The hooks keep `1e9999`, `Infinity` and `NaN` as strings instead of inf/nan.
-        data = json.loads(_text(content), parse_float=_finite_float, parse_constant=str)
+        return json.loads(_text(content), parse_float=_finite_float, parse_constant=str)
+    except RecursionError:
+        raise ValueError("JSON is nested too deeply") from None
+
+
+def load_payload(content: bytes, *, where: str) -> Payload:
+    """Parse one downloaded payload fully; on broken JSON keep the releases read before it."""
+    try:
+        data = loads_finite(content)
     except ValueError as exc:
         salvaged: list[Any] = []
         with contextlib.suppress(ParseError):
@@ -121,8 +141,9 @@ def read_package(data: bytes | IO[bytes], *, where: str) -> Iterator[Any]:
     origin = raw.tell() if raw.seekable() else None
     count = 0
     # The first pass reads the bytes as they are (fast). If yajl stops, perhaps on a
-    # number like 1e9999 or a bare Infinity, the stream is read again with such values
-    # quoted, skipping the releases already yielded.
+    # number like 1e9999 or a bare Infinity, or on bytes that are not UTF-8, the stream
+    # is read again with such values quoted and such bytes read as cp1252, skipping the
+    # releases already yielded.
     for finite in (False, True):
         stream = _Stream(raw, finite=finite)
         prefix = stream.detect_shape()
@@ -134,7 +155,7 @@ def read_package(data: bytes | IO[bytes], *, where: str) -> Iterator[Any]:
                     count = seen
                     yield release
             return
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
             if not finite and origin is not None:
                 raw.seek(origin)
                 continue
@@ -231,13 +252,16 @@ class _Stream(io.RawIOBase):
     """A read-only byte stream for ijson that can peek at its start and quote odd numbers.
 
     With `finite`, each chunk is cut just before its last ',', ']' or '}' so no number
-    is split between two chunks and every number sees the character that follows it.
+    is split between two chunks and every number sees the character that follows it,
+    and bytes that are not UTF-8 are read as cp1252 (and passed on as UTF-8).
     """
 
     def __init__(self, raw: IO[bytes], *, finite: bool):
         super().__init__()
         self._raw = raw
         self._finite = finite
+        self._decoder = codecs.getincrementaldecoder("utf-8")(_CP1252_FALLBACK) if finite else None
+        self._head: bytes | None = None
         self._pending = b""
         self._ready = b""
         self._eof = False
@@ -259,7 +283,7 @@ class _Stream(io.RawIOBase):
                 head = head[len(_BOM) :]
             if head.lstrip()[:1] == b"[" or (match := _SHAPE.search(head)):
                 break
-        self._pending = head
+        self._head = head
         if head.lstrip()[:1] == b"[":
             return "item"
         return "records.item" if match and match.group(1) == b"records" else "releases.item"
@@ -279,7 +303,21 @@ class _Stream(io.RawIOBase):
         return len(data)
 
     def _fill(self) -> None:
-        chunk = self._raw.read(CHUNK)
+        if self._head is not None:
+            chunk, self._head = self._head, None
+        else:
+            chunk = self._raw.read(CHUNK)
+        if self._decoder is not None:
+            # An incremental decoder keeps a character split between chunks whole.
+            text = self._decoder.decode(chunk, final=not chunk)
+            if not chunk:
+                self._eof = True
+                ready, self._pending = self._pending + text.encode("utf-8"), b""
+                self._ready = finite_json(ready)
+                return
+            chunk = text.encode("utf-8")
+            if not chunk:
+                return  # only part of a character so far
         if not chunk:
             self._eof = True
             ready, self._pending = self._pending, b""

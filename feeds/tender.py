@@ -35,13 +35,13 @@ def parse_amount(value: Any, path: str, problems: list[str]) -> float | None:
     if value is None:
         return None
     number: float | None = None
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
             number = float(value.replace(",", "").strip())
-        except ValueError:
-            number = None
+    except (ValueError, OverflowError):  # not a number, or an integer too big for a float
+        number = None
     if number is None or not math.isfinite(number) or number < 0:
         problems.append(f"{path} {value!r} is not a usable amount")
         return None

@@ -6,6 +6,7 @@ import html
 import re
 
 from bs4 import BeautifulSoup
+from bs4.exceptions import ParserRejectedMarkup
 
 # Only strings that contain something tag-like go through BeautifulSoup: it costs
 # ~100 µs a call and runs on every description of every notice.
@@ -26,6 +27,7 @@ _MOJIBAKE_HINT = re.compile("[\u00c2-\u00f4]")
 _ODD_CODES = [*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xA0, 0x2007, 0x202F]
 _ODD_SPACES = str.maketrans(dict.fromkeys(_ODD_CODES, " "))
 _RUN_OF_SPACES = re.compile(" {2,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINE_PADDING = re.compile(" ?\n ?")
 _BLANK_LINES = re.compile("\n{3,}")
 
@@ -43,6 +45,9 @@ def clean_text(s: str | None) -> str:
     elif "&" in s:
         s = html.unescape(s)
     if not s.isprintable():  # a cheap test that is True for most short fields
+        if _SURROGATE.search(s):
+            # "\udce9" from a JSON escape is no character: it cannot be stored or sent.
+            s = _SURROGATE.sub("\ufffd", s)
         if "\r" in s:
             s = s.replace("\r\n", "\n").replace("\r", "\n")
         s = s.translate(_ODD_SPACES)
@@ -83,8 +88,26 @@ def _cp1252_byte(c: str) -> int:
     return c.encode("cp1252")[0]
 
 
+# "<![" opens a marked section; html.parser gives up on any it does not know.
+_MARKED_SECTION = re.compile(r"<!\[")
+_ANY_TAG = re.compile(r"<[^<>]*>")
+
+
+def html_soup(markup: str) -> BeautifulSoup:
+    """Parse HTML with html.parser, however broken: what it refuses is read as text."""
+    try:
+        return BeautifulSoup(markup, "html.parser")
+    except ParserRejectedMarkup:
+        pass
+    try:
+        return BeautifulSoup(_MARKED_SECTION.sub("&lt;![", markup), "html.parser")
+    except ParserRejectedMarkup:
+        # Last resort: no markup at all, only the text between tags.
+        return BeautifulSoup(html.escape(_ANY_TAG.sub(" ", markup)), "html.parser")
+
+
 def _strip_markup(s: str) -> str:
-    soup = BeautifulSoup(s, "html.parser")
+    soup = html_soup(s)
     for br in soup.find_all("br"):
         br.replace_with("\n")
     for block in soup.find_all(_BLOCK_TAGS):

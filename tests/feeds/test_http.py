@@ -200,3 +200,8 @@ def test_policy_updated_merges_throttles_and_refuses_unknown_keys():
     assert policy.delay == 2
     with pytest.raises(ValueError, match="unknown HTTP policy settings: retry"):
         HttpPolicy().updated({"retry": 3})
+
+
+def test_fetcher_tells_its_user_agent():
+    with Fetcher(HttpPolicy(user_agent="SEN-Broker/1.0")) as fetcher:
+        assert fetcher.user_agent == "SEN-Broker/1.0"

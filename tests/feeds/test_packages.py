@@ -120,3 +120,18 @@ def test_payload_in_cp1252_is_still_read(recorded):
     notices, _ = packages.map_releases(payload.releases, source="cf", where="p")
     assert any("£217.7 billion" in n.description for n in notices)
     assert any("•" in n.description for n in notices)  # UTF-8 elsewhere repaired
+
+
+def test_streamed_bytes_that_are_not_utf8_are_read_as_cp1252():
+    # Contracts Finder has sent cp1252 bytes ("£" as 0xA3) inside otherwise UTF-8 JSON.
+    release = b'{"ocid": "o%d", "tender": {"title": "caf\xc3\xa9 \xa3%d"}}'
+    body = b'{"releases": [' + b",".join(release % (i, i) for i in range(5000)) + b"]}"
+    releases = list(read_package(io.BytesIO(body), where="cf"))
+    assert len(releases) == 5000  # spans many chunks: no character is split between two
+    assert {r["tender"]["title"] for r in releases[:2]} == {"café £0", "café £1"}
+
+
+def test_json_nested_too_deeply_is_a_parse_error_not_a_crash():
+    body = b'{"releases": [{"ocid": "o", "x": ' + b"[" * 5000 + b"]" * 5000 + b'}], "y": }'
+    payload = load_payload(body, where="deep")
+    assert payload.error is not None and "invalid JSON" in str(payload.error)

@@ -128,3 +128,16 @@ def test_community_benefits_in_find_a_tender_copies(recorded):
     first, second = recorded.releases(recorded.FTS_2026)
     assert not mentions_community_benefits(*release_texts(first))
     assert mentions_community_benefits(*release_texts(second))
+
+
+def test_clean_text_replaces_lone_surrogates():
+    assert clean_text("Caf\udce9 ok") == "Caf\ufffd ok"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    ["<p>a</p><![OCTYPE x> <b>b</b>", "<p>a</p><![\x00OC <i>b</i>"],
+)
+def test_clean_text_survives_markup_html_parser_refuses(markup):
+    text = clean_text(markup)
+    assert text.startswith("a") and text.endswith("b")
