@@ -2,6 +2,9 @@
 
 import dataclasses
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +16,6 @@ from matchers import (
     MatchRows,
     Profile,
     ProfileError,
-    parallel,
 )
 
 # Profiles exercising every factor: places, sizes, reserved, feedback, exclusions, codes.
@@ -112,28 +114,14 @@ def test_a_threshold_only_drops_pairs(notices, config):
     assert some == [t for t in everything if t[2] >= 25 and t[0] in {"grounds", "builder"}]
 
 
-def test_parallel_batches_equal_one_process(notices):
-    many = [dataclasses.replace(n, id=f"{n.id}#{i}") for i in range(40) for n in notices]
-    config = MatchConfig(workers=2, parallel_min_notices=2)
-    if parallel.workers_for(len(many), config) < 2:
-        pytest.skip("no fork, or other threads running: batches stay in one process")
-    split = Matcher(PROFILES, config).rows(many, threshold=1)
-    alone = Matcher(PROFILES, dataclasses.replace(config, workers=1)).rows(many, threshold=1)
-    assert list(split) == list(alone)
-    assert split.matches()[5].reasons == alone.matches()[5].reasons
-
-
-def test_parallel_workers_hand_back_what_they_learnt(notices):
-    many = [dataclasses.replace(n, id=f"{n.id}#{i}") for i in range(40) for n in notices]
-    config = MatchConfig(workers=2, parallel_min_notices=2)
-    if parallel.workers_for(len(many), config) < 2:
-        pytest.skip("no fork, or other threads running: batches stay in one process")
-    m = Matcher(PROFILES, config)
-    m.rows(many)
-    # A profile arriving later must still find the words the workers learnt.
-    m.update(Profile(id="late", keywords=("maintainance",)))
-    late = Matcher([*PROFILES, Profile(id="late", keywords=("maintainance",))], config)
-    assert list(m.rows(notices, threshold=1)) == list(late.rows(notices, threshold=1))
+def test_parallel_batches_equal_one_process_and_hand_back_what_they_learnt():
+    # Forking needs a single-threaded process; this one runs other tests' servers.
+    script = Path(__file__).resolve().parent / "parallel_check.py"
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parallel ok" in result.stdout
 
 
 def test_a_notice_scores_the_same_alone_or_in_any_batch(notices):
