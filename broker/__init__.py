@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # in the bulk-import parser process) doesn't load the whole web stack.
     from flask import Flask
 
-    from . import db, errors_web, formatting, matching, views
+    from . import db, errors_web, formatting, matching, security, views
     from .config import ROOT, load_settings
 
     settings = settings or load_settings()
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     db.init_app(
         app, engine or db.make_engine(settings.database.resolved_url(), settings.database.echo)
     )
+    security.init_app(app)
     errors_web.init_app(app)
     formatting.init_app(app)
     matching.init_app(app)

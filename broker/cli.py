@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,11 +128,6 @@ def _page_reporter(progress: Progress, label: str) -> Callable[[Any, RunSummary]
 @pass_runtime
 def up(rt: Runtime, host: str | None, port: int | None, demo: bool, no_scheduler: bool) -> None:
     """Upgrade the database, then serve the web app and run the scheduler."""
-    import waitress
-
-    from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler
-
     settings = rt.settings
     migrate.upgrade(rt.engine)
     if demo:
@@ -139,6 +135,20 @@ def up(rt: Runtime, host: str | None, port: int | None, demo: bool, no_scheduler
     host = host or settings.web.host
     port = port or settings.web.port
     run_scheduler = settings.scheduler.enabled and not no_scheduler
+    if settings.web.workers > 1:
+        _serve_workers(rt, host, port, run_scheduler)
+    else:
+        _serve_in_process(rt, host, port, run_scheduler)
+
+
+def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) -> None:
+    """waitress threads in this process, and the scheduler beside them."""
+    import waitress
+
+    from .locks import exclusive
+    from .scheduler import SCHEDULER_LOCK, build_scheduler
+
+    settings = rt.settings
     with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
         scheduler = None
         if run_scheduler and leader:
@@ -158,6 +168,38 @@ def up(rt: Runtime, host: str | None, port: int | None, demo: bool, no_scheduler
                 scheduler.shutdown(wait=False)
 
 
+def _serve_workers(rt: Runtime, host: str, port: int, run_scheduler: bool) -> None:
+    """gunicorn worker processes, and the scheduler in a process of its own."""
+    from . import create_app
+    from .server import WebServer, gunicorn_options, start_scheduler_process, stop_process
+
+    settings = rt.settings
+    # Workers fork from this process: it must hold no database connection they'd share.
+    rt.engine.dispose()
+    scheduler = None
+    if run_scheduler:
+        scheduler, state = start_scheduler_process(rt.config_path)
+        if state.startswith("started: "):
+            click.echo(f"Scheduler started; sources: {state.removeprefix('started: ')}")
+        elif state == "follower":
+            click.echo("Another broker process is running the scheduler; serving the web app only.")
+        else:
+            click.echo(f"The scheduler did not start ({state}); serving the web app only.")
+    click.echo(
+        f"Serving the broker on http://{host}:{port}/ with {settings.web.workers} worker "
+        "processes (Ctrl+C to stop)"
+    )
+    options = gunicorn_options(host, port, settings.web.workers, settings.web.threads)
+    config_path = rt.config_path
+    here = os.getpid()
+    try:
+        WebServer(lambda: create_app(load_settings(config_path)), options).run()
+    finally:
+        # Workers are forks of this process and leave through here too: only we stop it.
+        if scheduler is not None and os.getpid() == here:
+            stop_process(scheduler)
+
+
 @cli.command()
 @pass_runtime
 def scheduler(rt: Runtime) -> None:
@@ -175,13 +217,19 @@ def scheduler(rt: Runtime) -> None:
 
 
 def _load_demo(rt: Runtime) -> None:
-    from .demo import load_demo
+    from .demo import DEMO_USER, ensure_demo_user, load_demo
     from .matching import get_cache
 
     summaries, members = load_demo(rt.sessions, rt.settings, utcnow, get_cache(rt.app))
     for summary in summaries:
         click.echo(f"demo {summary.line()}")
     click.echo(f"demo members: {len(members.created)} added, {len(members.errors)} problems")
+    with rt.sessions.begin() as session:
+        password = ensure_demo_user(session, utcnow())
+    if password:
+        click.echo(f"Demo login: {DEMO_USER} with password {password}")
+    else:
+        click.echo(f"Demo login: {DEMO_USER} (password as shown when it was first created)")
 
 
 @cli.group()
@@ -413,6 +461,53 @@ def members_export(rt: Runtime, out: str | None) -> None:
             click.echo(f"Exported {count} members to {out}.", err=True)
         else:
             export_csv(rows, sys.stdout)
+
+
+# --- users -------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Coordinators and admins who log in to the web app."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(["coordinator", "admin"]),
+    default="coordinator",
+    show_default=True,
+    help="Admins also manage users and sources.",
+)
+@click.option("--name", default="", help="The name shown in the app.")
+@pass_runtime
+def users_add(rt: Runtime, email: str, role: str, name: str) -> None:
+    """Add a user; the password is read from standard input or asked for twice."""
+    from .users import create_user
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with rt.sessions.begin() as session:
+        user = create_user(session, email, password, role, utcnow(), name=name)
+        click.echo(f"Added {user.role} {user.email}.")
+
+
+@users.command("list")
+@pass_runtime
+def users_list(rt: Runtime) -> None:
+    """Every user with their role and last login."""
+    from sqlalchemy import select
+
+    from .models import User
+
+    with rt.sessions() as session:
+        for user in session.scalars(select(User).order_by(User.email)):
+            last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+            state = "" if user.active else " (deactivated)"
+            click.echo(f"{user.email}\t{user.role}{state}\tlast login {last}")
 
 
 # --- export ------------------------------------------------------------------------

@@ -31,7 +31,10 @@ ENV_PREFIX = "BROKER_"
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 5000
-    threads: int = 8
+    # More than one: gunicorn with this many worker processes (Python runs one thread at
+    # a time per process); one: waitress in the `broker up` process itself.
+    workers: int = 2
+    threads: int = 1
     secret_key: str = ""
     base_url: str = ""
     page_size: int = 50

@@ -80,7 +80,15 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// would pick psycopg2, which we don't ship.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, echo=echo, pool_pre_ping=True, **json_options)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        # No parallel workers for one query: the broker's queries are short and come many
+        # at once, so splitting one over several processes only takes cores from the rest.
+        connect_args={"options": "-c max_parallel_workers_per_gather=0"},
+        **json_options,
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -91,6 +99,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     # 32 MB of page cache (the default is 2 MB): indexes of a big store stay hot.
     cur.execute("PRAGMA cache_size=-32768")
+    # Read the file through up to 1 GB of shared memory map rather than read() calls: the
+    # web workers share one copy of the hot pages.
+    cur.execute("PRAGMA mmap_size=1073741824")
     cur.close()
 
 

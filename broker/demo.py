@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 from .harvesting import Clock, RunSummary, import_file
 from .matching import MatcherCache, match_pending
 from .members import ImportResult, import_csv
+from .models import User
+from .users import create_user
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_MEMBERS = DEMO_DATA / "members.csv"
@@ -18,6 +23,18 @@ DEMO_MEMBERS = DEMO_DATA / "members.csv"
 def demo_files() -> list[Path]:
     """The recorded payloads, in a stable order."""
     return sorted(DEMO_DATA.glob("*.json"))
+
+
+DEMO_USER = "demo@sen-broker.example"
+
+
+def ensure_demo_user(session: Session, now: datetime) -> str | None:
+    """Create the demo coordinator if missing; returns its new password (None if it exists)."""
+    if session.scalar(select(User.id).where(User.email == DEMO_USER)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(session, DEMO_USER, password, "admin", now, name="Demo coordinator")
+    return password
 
 
 def load_demo(

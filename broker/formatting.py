@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app
+from flask_login import current_user
+from markupsafe import Markup, escape
 
 LONDON = ZoneInfo("Europe/London")
 SOURCE_NAMES = {
@@ -42,8 +45,55 @@ def source_name(source: str) -> str:
     return SOURCE_NAMES.get(source, source)
 
 
+def days_left(deadline: datetime | None, now: datetime) -> str:
+    """How long is left before a deadline, in words: "3 days left", "closed"."""
+    if deadline is None:
+        return "no deadline given"
+    seconds = (deadline - now).total_seconds()
+    if seconds < 0:
+        return "closed"
+    days = int(seconds // 86400)
+    if days == 0:
+        hours = max(1, int(seconds // 3600))
+        return f"{hours} hour{'s' if hours != 1 else ''} left"
+    return f"{days} day{'s' if days != 1 else ''} left"
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Plain text as escaped paragraphs, keeping its line breaks; never raw HTML."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text or "") if b.strip()]
+    return Markup("".join(
+        "<p>" + "<br>\n".join(escape(line) for line in block.splitlines()) + "</p>"
+        for block in blocks
+    ))
+
+
+# (endpoint, label, admins only) for the main navigation, in order.
+NAV = (
+    ("triage.index", "Triage", False),
+    ("members.index", "Members", False),
+    ("notices.new", "Add a notice", False),
+    ("sources.index", "Sources", False),
+    ("dashboard.index", "Dashboard", False),
+    ("users.index", "Users", True),
+)
+
+
+def nav_items() -> list[tuple[str, str]]:
+    """The navigation links this user may follow (only endpoints that exist)."""
+    admin = getattr(current_user, "is_admin", False)
+    return [
+        (endpoint, label)
+        for endpoint, label, admin_only in NAV
+        if endpoint in current_app.view_functions and (admin or not admin_only)
+    ]
+
+
 def init_app(app: Flask) -> None:
-    """Register the filters with Jinja."""
+    """Register the filters and helpers with Jinja."""
     app.add_template_filter(london)
     app.add_template_filter(money)
     app.add_template_filter(source_name)
+    app.add_template_filter(paragraphs)
+    app.add_template_global(days_left)
+    app.add_template_global(nav_items)

@@ -22,7 +22,7 @@ from feeds.types import Notice as Harvested
 
 from .dedupe import Thresholds, deadline_day, partners_of, same_opportunity
 from .merging import notice_columns, remerge
-from .models import Notice, NoticeChange, NoticeKey, NoticeSource
+from .models import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from .source_records import (
     Packed,
     Prepared,
@@ -294,6 +294,13 @@ def _insert_new(
             )
     # Core inserts on the tables: the ORM's bulk path would fetch keys row by row.
     session.execute(insert(NoticeSource.__table__), sources)
+    regions = [
+        {"notice_id": notice_id, "code": code}
+        for notice_id, row in zip(ids, notice_rows, strict=True)
+        for code in dict.fromkeys(row["regions"])
+    ]
+    if regions:
+        session.execute(insert(NoticeRegion.__table__), regions)
     if new_keys:
         session.execute(
             insert(NoticeKey.__table__), [{"key": k, "notice_id": resolve(t)} for k, t in new_keys]

@@ -15,20 +15,25 @@ from .models import SourceState
 logger = logging.getLogger(__name__)
 
 
-def harvest_job(app: Flask, name: str) -> None:
-    """Harvest one source, unless it is backing off after repeated failures."""
+def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool = False) -> None:
+    """Harvest one source, unless it is backing off after repeated failures (and not forced)."""
     with app.app_context():
         sessions = get_sessions(app)
         now = utcnow()
         with sessions.begin() as session:
             state = session.get(SourceState, name)
             wait_until = state.next_attempt_at if state else None
-        if wait_until and wait_until > now:
+        if wait_until and wait_until > now and not force:
             logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
             return
         try:
             summary = harvest_source(
-                sessions, app.config["SETTINGS"], name, utcnow, after_store=store_hook(app)
+                sessions,
+                app.config["SETTINGS"],
+                name,
+                utcnow,
+                trigger=trigger,
+                after_store=store_hook(app),
             )
         except Exception:  # the scheduler must survive anything one source does
             logger.exception("harvest job for %s failed", name)

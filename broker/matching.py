@@ -386,6 +386,8 @@ def _store(
         (row.member_id, row.notice_id): row
         for row in session.scalars(select(Match).where(Match.id.in_(replace)))
     }
+    # A member a coordinator added by hand stays, whatever the engine now thinks.
+    existing = {key: row for key, row in existing.items() if row.added_by is None}
     inserts = []
     for key, match in fresh.items():
         reasons = [{"kind": r.kind, "text": r.text} for r in match.reasons]
@@ -411,3 +413,18 @@ def _store(
         session.execute(insert(Match.__table__), inserts)
     result.stored += len(fresh)
     session.flush()
+    touched = {n for _m, n in fresh} | {n for _m, n in existing}
+    refresh_match_summary(session, sorted(touched))
+
+
+def refresh_match_summary(session: Session, notice_ids: Sequence[int]) -> None:
+    """Recompute the best score and match count the triage queue sorts and filters on."""
+    best = select(func.max(Match.score)).where(Match.notice_id == Notice.id).scalar_subquery()
+    count = select(func.count(Match.id)).where(Match.notice_id == Notice.id).scalar_subquery()
+    for chunk in _chunks(list(notice_ids), CHUNK):
+        session.execute(
+            update(Notice)
+            .where(Notice.id.in_(chunk))
+            .values(best_score=best, match_count=count)
+            .execution_options(synchronize_session=False)
+        )

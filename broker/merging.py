@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .dedupe import deadline_day
-from .models import Notice, NoticeChange, NoticeSource
+from .models import Notice, NoticeChange, NoticeRegion, NoticeSource
 from .source_records import iso
 
 SOURCE_PRIORITY = ("pcs", "sell2wales", "find_a_tender", "contracts_finder", "ted")
@@ -112,8 +112,14 @@ def remerge(
     sources = list(session.scalars(select(NoticeSource).where(NoticeSource.notice_id == notice.id)))
     merged, primary = merged_data(sources)
     before = _tracked(notice)
+    regions_before = list(notice.regions or [])
     for column, value in notice_columns(merged).items():
         setattr(notice, column, value)
+    if list(notice.regions) != regions_before:
+        session.execute(delete(NoticeRegion).where(NoticeRegion.notice_id == notice.id))
+        session.add_all(
+            NoticeRegion(notice_id=notice.id, code=code) for code in dict.fromkeys(notice.regions)
+        )
     notice.primary_source = primary
     after = _tracked(notice)
     changed = [name for name in TRACKED if before[name] != after[name]]

@@ -175,3 +175,68 @@ def clock() -> Clock:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(sessions, clock):
+    """Create a user (coordinator by default) with the test password."""
+    from broker.users import create_user
+
+    def make(email: str = "coordinator@sen.example.org", role: str = "coordinator",
+             name: str = "Casey Coordinator"):
+        with sessions.begin() as s:
+            user = create_user(s, email, PASSWORD, role, clock(), name=name)
+            s.expunge(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def csrf_token():
+    """The CSRF token of the last page a client fetched (from its hidden input)."""
+    import re
+
+    def token(html: str) -> str:
+        found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+            r'name="csrf_token" value="([^"]+)"', html
+        )
+        assert found, "no CSRF token on the page"
+        return found.group(1)
+
+    return token
+
+
+@pytest.fixture
+def login(client, csrf_token):
+    """Log a client in through the real login form."""
+
+    def do(user_email: str = "coordinator@sen.example.org", password: str = PASSWORD):
+        page = client.get("/login").get_data(as_text=True)
+        return client.post(
+            "/login",
+            data={"email": user_email, "password": password, "csrf_token": csrf_token(page)},
+        )
+
+    return do
+
+
+@pytest.fixture
+def coordinator(make_user, login):
+    """A logged-in coordinator on `client`."""
+    user = make_user()
+    response = login()
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return user
+
+
+@pytest.fixture
+def admin(make_user, login):
+    """A logged-in admin on `client`."""
+    user = make_user("admin@sen.example.org", role="admin", name="Ada Admin")
+    response = login("admin@sen.example.org")
+    assert response.status_code == 302
+    return user

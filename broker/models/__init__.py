@@ -3,19 +3,28 @@
 from ..db import Base
 from .harvest import HarvestRun, RejectedRecord, SourceState
 from .members import CorpusSnapshot, Match, Member, MemberResponse
-from .notices import Notice, NoticeChange, NoticeKey, NoticeSource
+from .notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
+from .triage import Bid, BidMember, Forward, NoticeAction
+from .users import LoginAttempt, User
 
 __all__ = [
     "Base",
+    "Bid",
+    "BidMember",
     "CorpusSnapshot",
+    "Forward",
     "HarvestRun",
+    "LoginAttempt",
     "Match",
     "Member",
     "MemberResponse",
     "Notice",
+    "NoticeAction",
     "NoticeChange",
     "NoticeKey",
+    "NoticeRegion",
     "NoticeSource",
     "RejectedRecord",
     "SourceState",
+    "User",
 ]

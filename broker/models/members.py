@@ -18,6 +18,8 @@ class Member(Base):
     """A member social enterprise and what it can deliver, where, and at what size."""
 
     __tablename__ = "members"
+    # Active members by name, read from the index alone (the notice page lists them all).
+    __table_args__ = (Index("ix_members_active_name", "active", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), unique=True)
@@ -63,6 +65,8 @@ class Match(Base):
     score: Mapped[int] = mapped_column(Integer)
     # [{"kind": "keyword", "text": "keyword \"grounds maintenance\" ≈ ..."}]
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    # Set when a coordinator added the member by hand; re-matching never removes those.
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Computed,
     Date,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,8 +28,8 @@ class Notice(Base):
     """An opportunity as the broker shows it: the merge of every source that published it."""
 
     __tablename__ = "notices"
-    # Cross-source duplicate candidates: one publisher's notices due on given days.
     __table_args__ = (
+        # Cross-source duplicate candidates: one publisher's notices due on given days.
         Index("ix_notices_primary_source_deadline_day", "primary_source", "deadline_day"),
     )
 
@@ -44,6 +46,9 @@ class Notice(Base):
     value_max: Mapped[float | None] = mapped_column(Float)
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Kept by the database: lets every backend sort unknown deadlines last from an index
+    # (SQLite sorts NULL first, PostgreSQL last).
+    no_deadline: Mapped[bool] = mapped_column(Boolean, Computed("deadline IS NULL"))
     # The deadline's calendar day, for cross-source duplicate candidates.
     deadline_day: Mapped[date | None] = mapped_column(Date)
     procedure: Mapped[str | None] = mapped_column(String(300))
@@ -61,6 +66,12 @@ class Notice(Base):
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the notice was last matched against the members (None: not yet).
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Triage: new, forwarded, dismissed or bid; and the match summary the queue sorts on.
+    triage_status: Mapped[str] = mapped_column(String(20), default="new")
+    triage_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set together from the stored matches: best_score is None exactly when match_count is 0.
+    best_score: Mapped[int | None] = mapped_column(Integer)
+    match_count: Mapped[int] = mapped_column(Integer, default=0)
 
     sources: Mapped[list[NoticeSource]] = relationship(
         back_populates="notice", order_by="NoticeSource.id"
@@ -70,14 +81,48 @@ class Notice(Base):
     )
 
 
+# What the triage queue filters on besides its sort order.
+QUEUE_FILTER_COLUMNS = ("triage_status", "value_amount", "reserved", "vcse")
+
+
+def _queue_index(name: str, *order: Any) -> Index:
+    """A partial index over matched notices: the sort columns, then the filter columns."""
+    names = {getattr(c, "name", None) or c.element.name for c in order}
+    rest = [Notice.__table__.c[c] for c in QUEUE_FILTER_COLUMNS if c not in names]
+    matched = text("best_score IS NOT NULL")
+    return Index(name, *order, *rest, sqlite_where=matched, postgresql_where=matched)
+
+
+# The triage queue (broker.triage), one index per sort order. Only matched notices
+# (best_score set) are in them, and each carries every column the queue filters on, so
+# a page and its count are read from the index alone, in order, stopping early.
+_queue_index(
+    "ix_notices_queue_score",
+    Notice.best_score.desc(),
+    Notice.no_deadline,
+    Notice.deadline,
+    Notice.id,
+)
+_queue_index(
+    "ix_notices_queue_deadline", Notice.no_deadline, Notice.deadline, Notice.id, Notice.best_score
+)
+_queue_index(
+    "ix_notices_queue_newest", Notice.first_seen_at, Notice.id, Notice.best_score, Notice.deadline
+)
+
+
 class NoticeSource(Base):
     """One publisher's record of a notice, with the raw releases it was built from."""
 
     __tablename__ = "notice_sources"
-    __table_args__ = (UniqueConstraint("source", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id"),
+        # A notice's publishers, read from the index alone (the rows carry the raw releases).
+        Index("ix_notice_sources_notice_source", "notice_id", "source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(60))
     source_id: Mapped[str] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(Text)
@@ -121,3 +166,23 @@ class NoticeChange(Base):
     new: Mapped[str | None] = mapped_column(Text)
 
     notice: Mapped[Notice] = relationship(back_populates="changes")
+
+
+class NoticeRegion(Base):
+    """One NUTS region of a notice, so the queue can filter by area with an index."""
+
+    __tablename__ = "notice_regions"
+    # text_pattern_ops: PostgreSQL ranges over it for the queue's `code LIKE 'UKM8%'`.
+    __table_args__ = (
+        Index(
+            "ix_notice_regions_code",
+            "code",
+            "notice_id",
+            postgresql_ops={"code": "text_pattern_ops"},
+        ),
+    )
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -2,9 +2,10 @@
 
 from flask import Flask
 
-from . import notices
+from . import auth, dashboard, members, notices, sources, triage, users
 
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint on `app`."""
-    app.register_blueprint(notices.bp)
+    for module in (auth, triage, members, notices, sources, dashboard, users):
+        app.register_blueprint(module.bp)

@@ -1,32 +1,109 @@
-"""The home page: the latest notices and how each source is doing."""
+"""Notices a coordinator enters by hand: Quick Quotes, sub-contract offers, buyers' tips."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+import re
 
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+    URLField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from .. import manual
+from ..clock import utcnow
 from ..db import get_session
-from ..models import Notice
-from ..sources import source_health
+from ..matching import get_cache
+from .forms import choices
 
-bp = Blueprint("notices", __name__)
+bp = Blueprint("notices", __name__, url_prefix="/notices")
 
 
-@bp.get("/")
-def index():
-    """Latest published notices first, with the health of every configured source."""
-    session = get_session()
-    page_size = current_app.config["SETTINGS"].web.page_size
-    notices = session.scalars(
-        select(Notice)
-        .options(selectinload(Notice.sources))
-        .order_by(Notice.published.desc().nulls_last(), Notice.id.desc())
-        .limit(page_size)
-    ).all()
-    total = session.scalar(select(func.count(Notice.id)))
-    health = source_health(session)
-    configured = current_app.config["SETTINGS"].sources
-    return render_template(
-        "notices/index.html", notices=notices, total=total, health=health, configured=configured
+class ManualNoticeForm(FlaskForm):
+    """An opportunity no harvester can see; the service checks codes, areas and the link."""
+
+    kind = SelectField("What kind of opportunity is it?", choices=choices(manual.KINDS.items()))
+    title = StringField("Title", validators=[InputRequired("Enter a title"), Length(max=1000)])
+    buyer = StringField("Buyer or main contractor", validators=[Length(max=500)])
+    description = TextAreaField("Description", validators=[Length(max=50_000)])
+    deadline_date = DateField("Deadline date", validators=[Optional()])
+    deadline_time = TimeField("Deadline time (UK time, optional)", validators=[Optional()])
+    value = StringField("Value (£, optional)")
+    cpv = StringField("CPV codes (optional)")
+    areas = TextAreaField("Place or areas")
+    reserved = BooleanField("Reserved for supported businesses")
+    url = URLField("Link (optional)", validators=[Length(max=2000)])
+
+
+def _amount(text: str | None) -> float | None:
+    """'£25,000' or '25000.50' as a number; ValueError for anything else."""
+    cleaned = re.sub(r"[£,\s]", "", text or "")
+    if not cleaned:
+        return None
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", cleaned):
+        raise ValueError(text)
+    return float(cleaned)
+
+
+def _entry(form: ManualNoticeForm) -> manual.ManualEntry | None:
+    """The form as plain values; None (with errors on the fields) when it doesn't parse."""
+    try:
+        value = _amount(form.value.data)
+    except ValueError:
+        form.value.errors = [*form.value.errors, "Enter an amount in pounds, e.g. 25000"]
+        return None
+    if form.deadline_time.data and not form.deadline_date.data:
+        form.deadline_date.errors = [*form.deadline_date.errors, "Enter the date as well"]
+        return None
+    deadline = (
+        manual.uk_deadline(form.deadline_date.data, form.deadline_time.data)
+        if form.deadline_date.data
+        else None
     )
+    return manual.ManualEntry(
+        kind=form.kind.data,
+        title=form.title.data or "",
+        buyer=form.buyer.data or "",
+        description=form.description.data or "",
+        deadline=deadline,
+        value=value,
+        cpv=manual.split_items(form.cpv.data or "", ";,\n "),
+        areas=manual.split_items(form.areas.data or ""),
+        reserved=bool(form.reserved.data),
+        url=form.url.data or None,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Record an opportunity by hand; it is stored, de-duplicated and matched like any other."""
+    form = ManualNoticeForm()
+    if form.validate_on_submit() and (entry := _entry(form)) is not None:
+        session = get_session()
+        try:
+            result = manual.record_manual_notice(
+                session, entry, get_cache(current_app), current_user.id, utcnow()
+            )
+        except manual.InvalidEntry as exc:
+            session.rollback()
+            for error in exc.errors:
+                field = getattr(form, error.field, form.title)
+                field.errors = [*field.errors, error.message]
+        else:
+            session.commit()
+            if result.merged:
+                flash("This opportunity was already stored; your entry was added to it.", "success")
+            else:
+                fit = "member fits" if result.matches == 1 else "members fit"
+                flash(f"Notice saved and matched: {result.matches} {fit} it.", "success")
+            return redirect(url_for("triage.notice", notice_id=result.notice.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("notices/new.html", form=form), status

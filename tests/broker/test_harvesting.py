@@ -104,8 +104,13 @@ def test_a_second_harvest_changes_nothing_and_retries_only_what_is_unfinished(
     assert ("09-2026", "102") in pcs_site["asked"]
 
 
-def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock):
+def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock, csrf_token):
     from broker import create_app
+    from broker.clock import utcnow
+    from broker.users import create_user
+    from tests.conftest import PASSWORD
+
+    clock.now = utcnow()  # the sources page compares the back-off with the real time
 
     settings = make_settings(
         sources={
@@ -129,8 +134,16 @@ def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock):
         assert state.consecutive_failures == 3
         assert state.next_attempt_at == clock.now + timedelta(minutes=60)
         assert "127.0.0.1:9" in state.last_error
-    page = app.test_client().get("/").get_data(as_text=True)
-    assert "failed" in page and "3 failed runs in a row" in page
+    with sessions.begin() as s:
+        create_user(s, "c@sen.example.org", PASSWORD, "coordinator", clock.now)
+    web = app.test_client()
+    token = csrf_token(web.get("/login").get_data(as_text=True))
+    web.post(
+        "/login", data={"email": "c@sen.example.org", "password": PASSWORD, "csrf_token": token}
+    )
+    page = web.get("/sources/").get_data(as_text=True)
+    assert "Failed" in page and "127.0.0.1:9" in page
+    assert "Backing off" in page and "3 failed runs in a row" in page
     app.extensions["broker.engine"].dispose()
 
 

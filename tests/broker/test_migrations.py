@@ -13,10 +13,17 @@ from broker.db import make_engine
 from broker.models import Base
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    # Full-text search objects are made by hand in migration 0003, for one backend each.
+    return not (name or "").startswith(("notices_fts", "search_vector", "ix_notices_search"))
+
+
 def test_migrated_schema_matches_the_models(database_url):
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []

@@ -1,0 +1,176 @@
+"""Notices a coordinator enters by hand: Quick Quote invitations, sub-contract offers,
+tips from buyers. They go through the harvest's own pipeline (de-duplicated, stored with
+a history, matched), as source "manual".
+
+The service takes plain values, so a form, or later text extracted from a pasted
+notice, can fill them in.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import matchers
+from feeds.codes import merge_key_in_link, merge_keys_in_text
+from feeds.types import Money
+from feeds.types import Notice as Harvested
+
+from .errors import BrokerError
+from .formatting import LONDON
+from .intake import store_notices
+from .matching import MatcherCache, match_notices
+from .members import FieldError
+from .models import Notice, NoticeSource
+from .triage import record
+
+SOURCE = "manual"
+KINDS = {
+    "quick_quote": "Quick Quote invitation",
+    "subcontract": "Sub-contract offer",
+    "buyer_tip": "Tip from a buyer",
+    "other": "Other",
+}
+# Many Scottish tenders close at noon; used when the coordinator gives only a date.
+DEFAULT_DEADLINE_TIME = time(12, 0)
+CPV_CODE = re.compile(r"^(\d{2,8})(?:-\d)?$")
+
+
+class InvalidEntry(BrokerError):
+    """Raised by `check_entry` with every problem found, each naming its field."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ManualEntry:
+    """What a coordinator knows about an opportunity, as plain values."""
+
+    kind: str
+    title: str
+    buyer: str = ""
+    description: str = ""
+    deadline: datetime | None = None
+    value: float | None = None
+    cpv: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    reserved: bool = False
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ManualResult:
+    """The stored notice, and whether the entry joined a notice already stored."""
+
+    notice: Notice
+    merged: bool
+    matches: int
+
+
+def uk_deadline(day: date, at: time | None = None) -> datetime:
+    """A deadline given as a UK date and optional time (default noon), in UTC."""
+    local = datetime.combine(day, at or DEFAULT_DEADLINE_TIME, tzinfo=LONDON)
+    return local.astimezone(UTC)
+
+
+def split_items(text: str, separators: str = ";\n") -> tuple[str, ...]:
+    """A typed list ("a; b" or one per line) as trimmed, non-empty, de-duplicated items."""
+    items = re.split("[" + re.escape(separators) + "]", text or "")
+    return tuple(dict.fromkeys(" ".join(i.split()) for i in items if i.strip()))
+
+
+def cpv_codes(items: tuple[str, ...], errors: list[FieldError]) -> tuple[str, ...]:
+    """CPV codes as 8 digits: a check digit dropped, a short code padded ("773" -> 77300000)."""
+    codes = []
+    for item in items:
+        found = CPV_CODE.match(item.replace(" ", ""))
+        code = found.group(1).ljust(8, "0") if found else ""
+        if not code or matchers.cpv_label(code) is None:
+            errors.append(FieldError("cpv", f"'{item}' is not a CPV code"))
+        else:
+            codes.append(code)
+    return tuple(dict.fromkeys(codes))
+
+
+def area_codes(items: tuple[str, ...], errors: list[FieldError]) -> tuple[str, ...]:
+    """The NUTS codes of council areas, NUTS codes, "Scotland" or "UK"."""
+    codes: set[str] = set()
+    for item in items:
+        try:
+            codes |= matchers.resolve_area(item)
+        except matchers.AreaError as exc:
+            errors.append(FieldError("areas", str(exc)))
+    return tuple(sorted(codes))
+
+
+def check_entry(entry: ManualEntry, now: datetime) -> Harvested:
+    """Validate an entry and build the notice the harvest pipeline stores, published `now`.
+
+    Raises InvalidEntry listing every bad field.
+    """
+    errors: list[FieldError] = []
+    title = " ".join(entry.title.split())
+    if not title:
+        errors.append(FieldError("title", "Enter a title"))
+    if entry.kind not in KINDS:
+        errors.append(FieldError("kind", f"Choose one of: {', '.join(KINDS.values())}"))
+    if entry.value is not None and not 0 <= entry.value < 1e13:
+        errors.append(FieldError("value", "Enter an amount in pounds"))
+    url = (entry.url or "").strip() or None
+    if url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", url):
+        errors.append(FieldError("url", "Enter a web address starting with https://"))
+    cpv = cpv_codes(entry.cpv, errors)
+    regions = area_codes(entry.areas, errors)
+    if errors:
+        raise InvalidEntry(errors)
+    description = entry.description.strip()
+    # A link or "(SC Ref:NNN)" naming a PCS or Sell2Wales notice joins that notice.
+    keys = [merge_key_in_link(url)] if url else []
+    keys += merge_keys_in_text(description)
+    return Harvested(
+        source=SOURCE,
+        source_id=str(uuid.uuid4()),
+        title=title,
+        description=description,
+        url=url,
+        buyer=" ".join(entry.buyer.split()) or None,
+        cpv=cpv,
+        regions=regions,
+        place=", ".join(entry.areas) or None,
+        value=Money(entry.value, "GBP") if entry.value is not None else None,
+        # When the coordinator heard of it is when it was published, as far as we know.
+        published=now,
+        release_date=now,
+        deadline=entry.deadline,
+        procedure=KINDS[entry.kind] if entry.kind != "other" else None,
+        notice_type="tender",
+        reserved=entry.reserved,
+        reserved_kinds=("shelteredWorkshop",) if entry.reserved else (),
+        merge_keys=tuple(dict.fromkeys(k for k in keys if k)),
+    )
+
+
+def record_manual_notice(
+    session: Session, entry: ManualEntry, cache: MatcherCache, user_id: int | None, now: datetime
+) -> ManualResult:
+    """Store, de-duplicate and match a hand-entered notice, and log who entered it; flushes."""
+    harvested = check_entry(entry, now)
+    stored = store_notices(session, [harvested], now)
+    notice_id = session.scalar(
+        select(NoticeSource.notice_id).where(
+            NoticeSource.source == SOURCE, NoticeSource.source_id == harvested.source_id
+        )
+    )
+    matched = match_notices(session, [notice_id], cache, now)
+    notice = session.get(Notice, notice_id)
+    session.refresh(notice)
+    record(session, notice, user_id, "manual_entry", KINDS[entry.kind], now)
+    session.flush()
+    return ManualResult(notice=notice, merged=bool(stored.merged), matches=matched.stored)

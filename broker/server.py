@@ -1,0 +1,132 @@
+"""Serving the web app for `broker up` in gunicorn worker processes (waitress, in-process,
+is in broker.cli).
+
+Python runs one thread at a time per process, so one process can't keep a second CPU
+core busy; with `[web] workers` above 1, gunicorn forks that many worker processes,
+each building its own app (and database connections) after the fork. The scheduler
+then runs in a process of its own, started fresh rather than forked, so no worker ever
+inherits its threads, its lock or its database connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+# How often the scheduler process checks that `broker up` is still there.
+PARENT_CHECK_SECONDS = 2.0
+
+
+class WebServer(BaseApplication):
+    """gunicorn, configured in code: `load_app` runs in each worker after the fork."""
+
+    def __init__(self, load_app: Callable[[], Flask], options: dict[str, Any]):
+        self.load_app = load_app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            # Settings newer than the installed gunicorn are left out.
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.load_app()
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn settings for `broker up`: threaded workers, errors to stderr, no access log."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "proc_name": "sen-broker",
+        "errorlog": "-",
+        "accesslog": None,
+        # A slow harvest never runs in a worker, so a request this long is stuck.
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        # Two brokers on one machine would fight over one control socket; it isn't used.
+        "control_socket_disable": True,
+    }
+
+
+def start_scheduler_process(config_path: str | None) -> tuple[subprocess.Popen, str]:
+    """Start the scheduler in a fresh process; its state: "started: NAMES" or "follower".
+
+    The process takes the scheduler lock itself, and stops when `broker up` does. It is
+    a plain subprocess, not a multiprocessing one, which forked workers would try to stop
+    when they exit.
+    """
+    read_end, write_end = os.pipe()
+    args = [config_path or "", str(write_end), str(os.getpid())]
+    process = subprocess.Popen([sys.executable, "-m", "broker.server", *args], pass_fds=[write_end])
+    os.close(write_end)
+    with os.fdopen(read_end) as report:
+        ready, _, _ = select.select([report], [], [], 120)
+        state = report.readline().strip() if ready else ""
+    return process, state or "failed: the scheduler process stopped"
+
+
+def run_scheduler_process(config_path: str | None, report_fd: int, parent: int) -> None:
+    """The scheduler process: hold the lock, run the jobs, stop with `broker up`."""
+    from . import create_app
+    from .config import load_settings
+    from .locks import exclusive
+    from .scheduler import SCHEDULER_LOCK, build_scheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # `broker up` stops us with SIGTERM: leave the lock and the scheduler tidily.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = create_app(load_settings(config_path or None))
+    engine = app.extensions["broker.engine"]
+    with (
+        os.fdopen(report_fd, "w") as report,
+        contextlib.suppress(KeyboardInterrupt),
+        exclusive(engine, SCHEDULER_LOCK) as leader,
+    ):
+        if not leader:
+            report.write("follower\n")
+            return
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        try:
+            names = ", ".join(s.name for s in app.config["SETTINGS"].enabled_sources())
+            report.write(f"started: {names or 'none'}\n")
+            report.flush()
+            # Killed without a chance to stop us, `broker up` would leave a scheduler behind.
+            while os.getppid() == parent:
+                time.sleep(PARENT_CHECK_SECONDS)
+        finally:
+            scheduler.shutdown(wait=False)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop a child process, politely first."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    run_scheduler_process(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,445 @@
+"""The triage queue (the home page) and the notice page with its actions."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, load_only
+from wtforms import DecimalField, SearchField, SelectField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+import matchers
+
+from .. import triage
+from ..clock import utcnow
+from ..db import get_session
+from ..formatting import SOURCE_NAMES
+from ..matching import get_cache
+from ..models import Match, Member, MemberResponse, Notice, NoticeSource
+from ..models.triage import Bid, Forward, NoticeAction
+from .forms import CheckboxesField, choices
+
+bp = Blueprint("triage", __name__)
+
+BID_MODEL_LABELS = {
+    "managing_agent": "Managing agent (the network bids for its members)",
+    "lead_contractor": "Lead contractor with subcontractors",
+    "joint_entity": "A new joint entity",
+}
+STATUS_CHOICES = [
+    ("open", "Open (new and forwarded)"),
+    ("new", "New"),
+    ("forwarded", "Forwarded"),
+    ("dismissed", "Dismissed"),
+    ("bid", "Bid"),
+    ("all", "All"),
+]
+
+
+class FilterForm(FlaskForm):
+    """The queue's filters: a GET form, so no CSRF token and shareable links."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search title, description and buyer", validators=[Optional()])
+    source = SelectField("Source", validators=[Optional()])
+    deadline_within = SelectField(
+        "Deadline",
+        choices=choices(
+            [
+                ("", "Any time"),
+                ("7", "Within 7 days"),
+                ("14", "Within 14 days"),
+                ("30", "Within 30 days"),
+                ("90", "Within 90 days"),
+            ]
+        ),
+        validators=[Optional()],
+    )
+    min_value = DecimalField(
+        "Value from (£)", places=0, validators=[Optional(), NumberRange(min=0)]
+    )
+    max_value = DecimalField(
+        "Value up to (£)", places=0, validators=[Optional(), NumberRange(min=0)]
+    )
+    region = StringField("Region (council area or NUTS code)", validators=[Optional()])
+    reserved = SelectField(
+        "Reserved contracts",
+        choices=choices([("", "Any"), ("1", "Reserved only")]),
+        validators=[Optional()],
+    )
+    vcse = SelectField(
+        "VCSE suitable",
+        choices=choices([("", "Any"), ("1", "VCSE suitable only")]),
+        validators=[Optional()],
+    )
+    status = SelectField("Status", choices=choices(STATUS_CHOICES), default="open")
+    sort = SelectField("Sort by", choices=choices(triage.SORTS.items()), default="score")
+
+
+class ForwardForm(FlaskForm):
+    members = CheckboxesField("Members to forward to", coerce=int)
+    note = TextAreaField("Note", validators=[Length(max=4000)])
+
+
+class DismissForm(FlaskForm):
+    reason = SelectField("Reason", choices=choices((r, r) for r in triage.DISMISS_REASONS))
+    detail = StringField("More detail (optional)", validators=[Length(max=500)])
+
+
+@functools.lru_cache(maxsize=4)
+def _member_options(members: tuple[tuple[int, str], ...]) -> tuple[str, dict[int, str]]:
+    """Every member's <option> as WTForms writes it, all together and one by one.
+
+    Worked out once per list of members: the key is the (id, name) rows this request read,
+    so a changed member is never shown from an older list; every notice page shares it.
+    """
+    each = {
+        member_id: f'<option value="{member_id}">{escape(name)}</option>'
+        for member_id, name in members
+    }
+    return "".join(each.values()), each
+
+
+class MemberSelect(widgets.Select):
+    """The select of every member but those listed, cut from the shared options.
+
+    With a couple of thousand members, building and writing each option through
+    WTForms' generic choices took most of the notice page's time.
+    """
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        for flag in self.validation_attrs:
+            if flag not in kwargs and getattr(field.flags, flag, False):
+                kwargs[flag] = True
+        options, each = _member_options(field.members)
+        for member_id in field.listed:
+            if member_id in each:
+                options = options.replace(each[member_id], "", 1)
+        if field.data in each and field.data not in field.listed:
+            chosen = each[field.data]
+            options = options.replace(chosen, chosen.replace("<option ", "<option selected ", 1))
+        params = widgets.html_params(name=field.name, **kwargs)
+        return Markup(f"<select {params}>{options}</select>")
+
+
+class MemberField(SelectField):
+    """One of every active member but those already listed for the notice.
+
+    `members` holds (id, name) rows rather than WTForms choices, `listed` the ids left out.
+    """
+
+    widget = MemberSelect()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, coerce=int, **kwargs)
+        self.members: tuple[tuple[int, str], ...] = ()
+        self.listed: frozenset[int] = frozenset()
+
+    @property
+    def choosable(self) -> bool:
+        """Whether any member can be chosen."""
+        return any(member_id not in self.listed for member_id, _name in self.members)
+
+    def has_groups(self):
+        return False
+
+    def iter_choices(self):
+        for member_id, name in self.members:
+            if member_id not in self.listed:
+                yield SelectChoice(member_id, name, selected=member_id == self.data)
+
+    def pre_validate(self, form):
+        ids = {member_id for member_id, _name in self.members}
+        if self.data not in ids or self.data in self.listed:
+            raise ValidationError(self.gettext("Not a valid choice."))
+
+
+class AddMemberForm(FlaskForm):
+    member = MemberField("Member", validators=[DataRequired()])
+
+
+class BidForm(FlaskForm):
+    members = CheckboxesField("Members in the consortium", coerce=int)
+    lead = SelectField("Lead member", coerce=int, validators=[Optional()])
+    model = SelectField(
+        "Consortium model",
+        choices=choices(
+            [
+                ("managing_agent", "Managing agent (the network bids for its members)"),
+                ("lead_contractor", "Lead contractor with subcontractors"),
+                ("joint_entity", "A new joint entity"),
+            ]
+        ),
+        default="lead_contractor",
+    )
+
+
+def _filters(form: FilterForm) -> triage.Filters:
+    def number(field):
+        return float(field.data) if field.data is not None and not field.errors else None
+
+    return triage.Filters(
+        q=form.q.data or "",
+        source=form.source.data or "",
+        deadline_within=form.deadline_within.data or "",
+        min_value=number(form.min_value),
+        max_value=number(form.max_value),
+        region=form.region.data or "",
+        reserved=form.reserved.data == "1",
+        vcse=form.vcse.data == "1",
+        status=form.status.data or "open",
+        sort=form.sort.data or "score",
+        page=max(1, request.args.get("page", 1, type=int) or 1),
+    )
+
+
+@bp.get("/")
+def index():
+    """New and open matched notices, best first, with filters and search."""
+    session = get_session()
+    form = FilterForm(request.args)
+    publishers = sorted((k, v) for k, v in SOURCE_NAMES.items() if k != "manual")
+    form.source.choices = choices(
+        [
+            ("", "Any source"),
+            *sorted(publishers, key=lambda kv: kv[1]),
+            ("manual", SOURCE_NAMES["manual"]),
+        ]
+    )
+    form.validate()
+    filters = _filters(form)
+    if filters.region:
+        try:
+            matchers.resolve_area(filters.region)
+        except matchers.AreaError as exc:
+            form.region.errors = [str(exc)]
+            filters = triage.Filters(**{**filters.__dict__, "region": ""})
+    now = utcnow()
+    page = triage.queue_page(session, filters, now, current_app.config["SETTINGS"].web.page_size)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # An empty open queue: say how many matched notices there are, closed ones included.
+    others = 0
+    if page.total == 0 and filters.status == "open":
+        others = triage.queue_page(session, triage.Filters(status="all"), now, 1).total
+    return render_template(
+        "triage/index.html", form=form, page=page, now=now, args=args, others=others
+    )
+
+
+def _notice_or_404(notice_id: int) -> Notice:
+    notice = get_session().get(Notice, notice_id)
+    if notice is None:
+        abort(404)
+    return notice
+
+
+def _with_member_name(relationship):
+    """Load a row's member in the same query, and only what the page shows of it."""
+    return joinedload(relationship).load_only(Member.id, Member.name)
+
+
+# Plain SQL read straight from the driver: for a couple of thousand members, making result
+# rows costs more than the query (ix_members_active_name answers it alone).
+ACTIVE_MEMBERS = "SELECT id, name FROM members WHERE active = TRUE ORDER BY name"
+
+
+def _active_members(session) -> tuple[tuple[int, str], ...]:
+    """Every active member's id and name, for adding one by hand (not whole profiles)."""
+    return tuple(session.connection().exec_driver_sql(ACTIVE_MEMBERS).fetchall())
+
+
+def _action_forms(notice: Notice, matches: list[Match], members):
+    listed = {m.member_id for m in matches}
+    forward = ForwardForm(prefix="forward")
+    forward.members.choices = choices((m.member_id, m.member.name) for m in matches)
+    dismiss = DismissForm(prefix="dismiss")
+    add = AddMemberForm(prefix="add")
+    add.member.members, add.member.listed = members, frozenset(listed)
+    bid = BidForm(prefix="bid")
+    bid.members.choices = choices((m.member_id, m.member.name) for m in matches)
+    bid.lead.choices = choices(
+        [(0, "Decide later")] + [(m.member_id, m.member.name) for m in matches]
+    )
+    return {"forward": forward, "dismiss": dismiss, "add": add, "bid": bid}
+
+
+def _render_notice(notice: Notice, forms=None, status: int = 200):
+    session = get_session()
+    matches = list(
+        session.scalars(
+            select(Match)
+            .options(_with_member_name(Match.member))
+            .where(Match.notice_id == notice.id)
+            .order_by(Match.score.desc(), Match.id)
+        )
+    )
+    members = _active_members(session)
+    sources = list(
+        session.scalars(
+            select(NoticeSource)
+            .options(load_only(NoticeSource.source, NoticeSource.source_id, NoticeSource.url))
+            .where(NoticeSource.notice_id == notice.id)
+            .order_by(NoticeSource.id)
+        )
+    )
+    actions = list(
+        session.scalars(
+            select(NoticeAction)
+            .options(joinedload(NoticeAction.user))
+            .where(NoticeAction.notice_id == notice.id)
+            .order_by(NoticeAction.created_at.desc())
+        )
+    )
+    forwards = list(
+        session.scalars(
+            select(Forward)
+            .options(_with_member_name(Forward.member), joinedload(Forward.user))
+            .where(Forward.notice_id == notice.id)
+            .order_by(Forward.created_at.desc())
+        )
+    )
+    responses = list(
+        session.scalars(
+            select(MemberResponse)
+            .options(_with_member_name(MemberResponse.member))
+            .where(MemberResponse.notice_id == notice.id)
+            .order_by(MemberResponse.created_at.desc())
+        )
+    )
+    bids = list(session.scalars(select(Bid).where(Bid.notice_id == notice.id)))
+    forms = forms or _action_forms(notice, matches, members)
+    return render_template(
+        "triage/notice.html",
+        notice=notice,
+        matches=matches,
+        sources=sources,
+        changes=sorted(notice.changes, key=lambda c: c.changed_at, reverse=True),
+        actions=actions,
+        forwards=forwards,
+        responses=responses,
+        bids=bids,
+        forms=forms,
+        now=utcnow(),
+        cpv_label=matchers.cpv_label,
+        region_label=matchers.region_label,
+        bid_models=BID_MODEL_LABELS,
+    ), status
+
+
+@bp.get("/notices/<int:notice_id>")
+def notice(notice_id: int):
+    """The whole notice, who matched and why, and what has been done with it."""
+    return _render_notice(_notice_or_404(notice_id))
+
+
+def _act(notice: Notice, name: str, do):
+    """Validate one action's form, run it, commit and come back; re-show it on errors."""
+    session = get_session()
+    matches = list(
+        session.scalars(
+            select(Match)
+            .options(_with_member_name(Match.member))
+            .where(Match.notice_id == notice.id)
+            .order_by(Match.score.desc(), Match.id)
+        )
+    )
+    members = _active_members(session)
+    forms = _action_forms(notice, matches, members)
+    form = forms[name]
+    if form.validate_on_submit():
+        try:
+            message = do(form)
+        except triage.TriageError as exc:
+            session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            session.commit()
+            flash(message, "success")
+            return redirect(url_for("triage.notice", notice_id=notice.id) + f"#{name}")
+    return _render_notice(notice, forms, status=400)
+
+
+@bp.post("/notices/<int:notice_id>/forward")
+def forward(notice_id: int):
+    """Forward the notice to the chosen members with a note."""
+    notice = _notice_or_404(notice_id)
+
+    def do(form: ForwardForm) -> str:
+        sent = triage.forward(
+            get_session(),
+            notice,
+            form.members.data or [],
+            form.note.data or "",
+            current_user.id,
+            utcnow(),
+        )
+        return f"Forwarded to {len(sent)} member{'s' if len(sent) != 1 else ''}."
+
+    return _act(notice, "forward", do)
+
+
+@bp.post("/notices/<int:notice_id>/dismiss")
+def dismiss(notice_id: int):
+    """Take the notice out of the queue, with a reason."""
+    notice = _notice_or_404(notice_id)
+
+    def do(form: DismissForm) -> str:
+        reason = form.reason.data + (f": {form.detail.data.strip()}" if form.detail.data else "")
+        triage.dismiss(get_session(), notice, reason, current_user.id, utcnow())
+        return "Notice dismissed."
+
+    return _act(notice, "dismiss", do)
+
+
+@bp.post("/notices/<int:notice_id>/reopen")
+def reopen(notice_id: int):
+    """Put a dismissed notice back in the queue."""
+    notice = _notice_or_404(notice_id)
+    triage.reopen(get_session(), notice, current_user.id, utcnow())
+    get_session().commit()
+    flash("Notice back in the queue.", "success")
+    return redirect(url_for("triage.notice", notice_id=notice.id))
+
+
+@bp.post("/notices/<int:notice_id>/members")
+def add_member(notice_id: int):
+    """Add a member the engine didn't match."""
+    notice = _notice_or_404(notice_id)
+
+    def do(form: AddMemberForm) -> str:
+        member = get_session().get(Member, form.member.data)
+        if member is None:
+            raise triage.TriageError("That member no longer exists.")
+        triage.add_member(
+            get_session(), notice, member, get_cache(current_app), current_user.id, utcnow()
+        )
+        return f"Added {member.name}."
+
+    return _act(notice, "add", do)
+
+
+@bp.post("/notices/<int:notice_id>/bid")
+def start_bid(notice_id: int):
+    """Start a consortium bid with the chosen members."""
+    notice = _notice_or_404(notice_id)
+
+    def do(form: BidForm) -> str:
+        chosen = form.members.data or []
+        if len(chosen) < 2:
+            raise triage.TriageError("A consortium needs at least two members.")
+        lead = form.lead.data or None
+        triage.start_bid(
+            get_session(), notice, chosen, lead, form.model.data, current_user.id, utcnow()
+        )
+        return f"Consortium bid started with {len(chosen)} members."
+
+    return _act(notice, "bid", do)
