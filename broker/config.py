@@ -78,6 +78,42 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """[mail]: the SMTP server the outbox is sent through, and what members receive."""
+
+    # Off: messages still go to the outbox (and show in the UI) but nothing is sent.
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = 25
+    # none, starttls or ssl.
+    security: str = "none"
+    username: str = ""
+    # Only ever from BROKER_MAIL__PASSWORD: a password in a file is refused.
+    password: str = ""
+    from_address: str = "opportunities@sen-broker.example"
+    from_name: str = "SEN Opportunity Broker"
+    reply_to: str = ""
+    # Where "a member is interested" notices for coordinators go (empty: every
+    # active coordinator and admin).
+    notify_address: str = ""
+    # The network the member belongs to, named in every e-mail's footer.
+    network_name: str = "your Social Enterprise Network"
+    timeout_seconds: float = 30.0
+    rate_per_minute: int = 60
+    max_attempts: int = 8
+    backoff_seconds: float = 60.0
+    send_interval_seconds: int = 30
+    link_max_age_days: int = 60
+    # Local time (Europe/London) digests go out; weekly digests on this weekday.
+    digest_time: str = "07:30"
+    digest_weekday: str = "mon"
+
+
+MAIL_SECURITY = ("none", "starttls", "ssl")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
 class MatchingSettings:
     """[matching]: the broker's own keys; every other key is a MatchConfig field."""
 
@@ -112,6 +148,7 @@ class Settings:
     harvest: HarvestSettings = field(default_factory=HarvestSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     testing: bool = False
 
@@ -126,6 +163,7 @@ SECTIONS: dict[str, type] = {
     "http": HttpSettings,
     "harvest": HarvestSettings,
     "scheduler": SchedulerSettings,
+    "mail": MailSettings,
 }
 
 
@@ -156,6 +194,12 @@ def load_settings(
             raise ConfigError(f"config file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    mail = raw.get("mail")
+    if isinstance(mail, Mapping) and mail.get("password"):
+        raise ConfigError(
+            f"'mail.password' is set in {path}: set it only in the environment, "
+            "as BROKER_MAIL__PASSWORD"
+        )
     _apply_env(raw, environ)
     if overrides:
         _deep_update(raw, overrides)
@@ -208,7 +252,24 @@ def _build(raw: Mapping[str, Any], where: str) -> Settings:
             values["testing"] = coerce(value, bool, "testing")
         else:
             raise ConfigError(f"unknown config section or key '{key}' in {where}")
+    if "mail" in values:
+        _check_mail(values["mail"])
     return Settings(**values)
+
+
+def _check_mail(mail: MailSettings) -> None:
+    if mail.security not in MAIL_SECURITY:
+        raise ConfigError(f"'mail.security' is '{mail.security}'; use one of none, starttls, ssl")
+    if mail.digest_weekday not in WEEKDAYS:
+        raise ConfigError(
+            f"'mail.digest_weekday' is '{mail.digest_weekday}'; use one of {', '.join(WEEKDAYS)}"
+        )
+    hour, _, minute = mail.digest_time.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ConfigError(f"'mail.digest_time' is '{mail.digest_time}'; use HH:MM, e.g. 07:30")
+    for key in ("rate_per_minute", "max_attempts", "send_interval_seconds", "link_max_age_days"):
+        if getattr(mail, key) < 1:
+            raise ConfigError(f"'mail.{key}' must be at least 1")
 
 
 def _build_sources(raw: Any) -> dict[str, SourceSettings]:

@@ -3,6 +3,7 @@
 from ..db import Base
 from .harvest import HarvestRun, RejectedRecord, SourceState
 from .members import CorpusSnapshot, Match, Member, MemberResponse
+from .outreach import OutboxMessage, ToldNotice
 from .notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from .triage import Bid, BidMember, Forward, NoticeAction
 from .users import LoginAttempt, User
@@ -24,7 +25,9 @@ __all__ = [
     "NoticeKey",
     "NoticeRegion",
     "NoticeSource",
+    "OutboxMessage",
     "RejectedRecord",
     "SourceState",
+    "ToldNotice",
     "User",
 ]

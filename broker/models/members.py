@@ -43,6 +43,10 @@ class Member(Base):
     profile_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the member was last matched against every notice (None: not yet).
     matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # E-mail: the last digest sent (what is newer goes in the next one), and when the
+    # member unsubscribed from all e-mail (forwards included).
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     responses: Mapped[list[MemberResponse]] = relationship(
         back_populates="member", order_by="MemberResponse.created_at"

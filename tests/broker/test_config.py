@@ -76,6 +76,10 @@ def test_environment_overrides_a_source_option():
         ("[sources.x]\nkind = 'nope'\n", "sources.x.kind"),
         ("[web]\nport = 'eighty'\n", "web.port"),
         ("[scheduler]\nenabled = 'yes'\n", "scheduler.enabled"),
+        ("[mail]\nsecurity = 'tls'\n", "mail.security"),
+        ("[mail]\ndigest_time = '7.30am'\n", "mail.digest_time"),
+        ("[mail]\ndigest_weekday = 'monday'\n", "mail.digest_weekday"),
+        ("[mail]\nrate_per_minute = 0\n", "mail.rate_per_minute"),
     ],
 )
 def test_a_typo_or_bad_value_is_an_error_naming_the_key(tmp_path, text, named):
@@ -86,6 +90,13 @@ def test_a_typo_or_bad_value_is_an_error_naming_the_key(tmp_path, text, named):
 def test_an_unknown_environment_key_is_an_error_naming_it(tmp_path):
     with pytest.raises(ConfigError, match=re.escape("web.prot")):
         load_settings(write(tmp_path, ""), environ={"BROKER_WEB__PROT": "1"})
+
+
+def test_the_mail_password_is_read_only_from_the_environment(tmp_path):
+    with pytest.raises(ConfigError, match="BROKER_MAIL__PASSWORD"):
+        load_settings(write(tmp_path, "[mail]\npassword = 'hunter2'\n"), environ={})
+    settings = load_settings(write(tmp_path, ""), environ={"BROKER_MAIL__PASSWORD": "hunter2"})
+    assert settings.mail.password == "hunter2"
 
 
 def test_a_bad_environment_value_is_an_error_naming_the_key(tmp_path):
