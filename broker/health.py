@@ -17,7 +17,7 @@ from .errors import UnknownSource
 from .jobs import harvest_job
 from .models import HarvestRun, RejectedRecord, SourceState
 from .paging import Paged, paginate
-from .sources import source_health
+from .sources import latest_run, source_health
 
 IMPORT_PREFIX = "import:"
 
@@ -64,12 +64,7 @@ def source_detail(session: Session, settings: Settings, name: str) -> SourceHeal
         raise UnknownSource(f"no source called '{name}'")
     state, last = source_health(session).get(name, (None, None))
     if last is None:
-        last = session.scalars(
-            select(HarvestRun)
-            .where(HarvestRun.source == name)
-            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
-            .limit(1)
-        ).first()
+        last = latest_run(session, name)
     return SourceHealth(name, source, state, last)
 
 

@@ -86,16 +86,17 @@ def backoff_delay(failures: int, settings: Settings, name: str) -> timedelta:
     return min(interval * 2 ** (failures - BACKOFF_AFTER + 1), max(MAX_BACKOFF, interval))
 
 
+def latest_run(session: Session, name: str) -> HarvestRun | None:
+    """A source's (or an import's) most recent run."""
+    return session.scalars(
+        select(HarvestRun)
+        .where(HarvestRun.source == name)
+        .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
+        .limit(1)
+    ).first()
+
+
 def source_health(session: Session) -> dict[str, tuple[SourceState, HarvestRun | None]]:
     """Each source's saved state and its latest run."""
     states = {row.name: row for row in session.scalars(select(SourceState))}
-    result = {}
-    for name, state in states.items():
-        last = session.scalars(
-            select(HarvestRun)
-            .where(HarvestRun.source == name)
-            .order_by(HarvestRun.started_at.desc(), HarvestRun.id.desc())
-            .limit(1)
-        ).first()
-        result[name] = (state, last)
-    return result
+    return {name: (state, latest_run(session, name)) for name, state in states.items()}

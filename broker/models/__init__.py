@@ -3,8 +3,8 @@
 from ..db import Base
 from .harvest import HarvestRun, RejectedRecord, SourceState
 from .members import CorpusSnapshot, Match, Member, MemberResponse
-from .outreach import OutboxMessage, ToldNotice
 from .notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
+from .outreach import OutboxMessage, ToldNotice
 from .triage import Bid, BidMember, Forward, NoticeAction
 from .users import LoginAttempt, User
 

@@ -55,7 +55,9 @@ class ToldNotice(Base):
     """What a member was last told about a notice, to tell them when it changes."""
 
     __tablename__ = "told_notices"
-    __table_args__ = (Index("uq_told_notices_member_notice", "member_id", "notice_id", unique=True),)
+    __table_args__ = (
+        Index("uq_told_notices_member_notice", "member_id", "notice_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))

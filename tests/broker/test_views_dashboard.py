@@ -12,14 +12,11 @@ from broker.clock import utcnow
 from broker.dashboard import funnel, week_start
 from broker.formatting import money
 from broker.models import Bid, Forward, Match, Member, MemberResponse, Notice
-from tests.broker.test_views_members import assert_accessible
+from tests.broker.pages import assert_accessible, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 
 
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
 def pounds(notices) -> float:

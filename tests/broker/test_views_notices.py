@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from broker.clock import utcnow
 from broker.manual import uk_deadline
 from broker.models import Match, Member, Notice, NoticeAction, NoticeSource
-from tests.broker.test_views_members import assert_accessible
+from tests.broker.pages import assert_accessible, field_errors, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 ELECTRICAL = "Five Year Electrical Inspection Contract, Various Addresses, North Glasgow"
@@ -22,18 +22,8 @@ def members(cli_runner, data_dir):
     assert cli_runner("members", "import", str(data_dir / "members.csv")).exit_code == 0
 
 
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
-def field_errors(page: str, field: str) -> list[str]:
-    found = re.findall(
-        rf'<p class="error" id="{field}-error"><span class="visually-hidden">Error: </span>'
-        r"([^<]*)</p>",
-        page,
-    )
-    return [e.replace("&#39;", "'") for e in found]
 
 
 def entry(**fields) -> dict[str, str]:

@@ -15,7 +15,7 @@ from broker.harvesting import harvest_source, run_pages
 from broker.models import HarvestRun, Notice, RejectedRecord
 from feeds.http import Fetcher, HttpPolicy
 from feeds.types import Page, Rejection
-from tests.broker.test_views_members import assert_accessible
+from tests.broker.pages import assert_accessible, text
 
 PCS_2026 = "pcs_ocds_notices_2026-09_nt102_trimmed.json"
 FTS = "fts_release_package_2026-09-11_trimmed.json"
@@ -54,9 +54,6 @@ def harvest(sessions, settings, name: str):
     return harvest_source(sessions, settings, name, utcnow, fetcher=no_wait_fetcher())
 
 
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
 def card(page: str, name: str) -> str:

@@ -7,22 +7,8 @@ import re
 from sqlalchemy import func, select
 
 from broker.models import User
-from tests.broker.test_views_members import assert_accessible
+from tests.broker.pages import assert_accessible, field_errors, text
 from tests.conftest import PASSWORD
-
-
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
-
-
-def field_errors(page: str, field: str) -> list[str]:
-    found = re.findall(
-        rf'<p class="error" id="{field}-error"><span class="visually-hidden">Error: </span>'
-        r"([^<]*)</p>",
-        page,
-    )
-    return [e.replace("&#39;", "'") for e in found]
 
 
 def can_log_in(app, csrf_token, email: str, password: str) -> bool:
