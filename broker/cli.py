@@ -287,6 +287,7 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
                     after_store=store_hook(rt.app),
                 )
             )
+    _tell_members(rt)
     _finish(summaries, "harvested")
 
 
@@ -319,6 +320,7 @@ def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
                     background=True,
                 )
             )
+    _tell_members(rt)
     _finish(summaries, "imported")
 
 
@@ -409,7 +411,17 @@ def match(rt: Runtime, everything: bool) -> None:
     cache = get_cache(rt.app)
     with rt.sessions.begin() as session, bulk_allocation():
         result = (match_all if everything else match_pending)(session, cache, utcnow())
+    _tell_members(rt)
     click.echo(f"Done: {result.line()}.")
+
+
+def _tell_members(rt: Runtime) -> None:
+    """After matching: queue the instant alerts and change notices it calls for."""
+    from .jobs import tell_members
+
+    notified = tell_members(rt.app)
+    if notified is not None and (notified.alerts.emails or notified.changes.emails):
+        click.echo(f"Queued {notified.line().removeprefix('e-mail: ')}.")
 
 
 @cli.group()
@@ -461,6 +473,42 @@ def members_export(rt: Runtime, out: str | None) -> None:
             click.echo(f"Exported {count} members to {out}.", err=True)
         else:
             export_csv(rows, sys.stdout)
+
+
+# --- member e-mail --------------------------------------------------------------------
+
+
+@cli.group()
+def mail() -> None:
+    """Member e-mails: the outbox and digests."""
+
+
+@mail.command("preview")
+@click.argument("member")
+@pass_runtime
+def mail_preview(rt: Runtime, member: str) -> None:
+    """Print MEMBER's next digest (a member id or exact name) without queuing it."""
+    from sqlalchemy import select
+
+    from .digests import preview
+    from .emails import MailContext
+    from .models import Member
+
+    # A session that is never committed: previewing changes nothing.
+    with rt.sessions() as session:
+        found = session.get(Member, int(member)) if member.isdigit() else None
+        if found is None:
+            found = session.scalars(select(Member).where(Member.name == member)).first()
+        if found is None:
+            raise click.ClickException(f"no member has the id or name '{member}'")
+        if found.frequency not in ("daily", "weekly"):
+            click.echo(
+                f"{found.name} gets {found.frequency} e-mail, not digests; "
+                "this is what a digest would hold now.",
+                err=True,
+            )
+        click.echo(preview(session, found, MailContext.for_app(rt.app), utcnow()), nl=False)
+        session.rollback()
 
 
 # --- users -------------------------------------------------------------------------

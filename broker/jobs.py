@@ -6,13 +6,20 @@ import logging
 
 from flask import Flask
 
+from . import digests, outreach
 from .clock import utcnow
 from .db import get_sessions
+from .emails import MailContext
 from .harvesting import harvest_source
+from .locks import exclusive
 from .matching import store_hook
 from .models import SourceState
 
 logger = logging.getLogger(__name__)
+
+# Held while members are told about new matches and changes, so that two harvests
+# finishing together never tell one member the same thing twice.
+TELL_LOCK = "broker-tell-members"
 
 
 def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool = False) -> None:
@@ -39,3 +46,38 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
             logger.exception("harvest job for %s failed", name)
             return
         logger.info("%s", summary.line())
+        try:
+            tell_members(app)
+        except Exception:  # a mail problem must not stop the next harvest
+            logger.exception("telling members after harvesting %s failed", name)
+
+
+def tell_members(app: Flask) -> outreach.Notified | None:
+    """After matching, in a transaction of its own: instant alerts and change notices.
+
+    None when another process is doing it right now (whatever it leaves is told the
+    next time, since what each member was told is recorded).
+    """
+    sessions = get_sessions(app)
+    with exclusive(sessions.kw["bind"], TELL_LOCK) as acquired:
+        if not acquired:
+            logger.info("another process is telling members; leaving it to that one")
+            return None
+        with sessions.begin() as session:
+            notified = outreach.tell_members(session, MailContext.for_app(app), utcnow())
+    logger.info("%s", notified.line())
+    return notified
+
+
+def digest_job(app: Flask, period: str) -> None:
+    """Queue the daily or weekly digests."""
+    with app.app_context():
+        try:
+            with get_sessions(app).begin() as session:
+                told = digests.queue_digests(session, period, MailContext.for_app(app), utcnow())
+        except Exception:  # the scheduler must survive it; tomorrow's digest carries it all
+            logger.exception("the %s digests failed", period)
+            return
+        logger.info(
+            "%s digests: %d e-mails to %d members queued", period, told.emails, told.members
+        )

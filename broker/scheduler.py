@@ -1,4 +1,4 @@
-"""APScheduler 3 wiring: one interval job per enabled source."""
+"""APScheduler 3 wiring: one interval job per enabled source, and the digests."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from . import jobs
 from .clock import utcnow
+from .config import Settings
+from .formatting import LONDON
 
 # Spread the first runs out so that sources don't all start in the same second.
 STAGGER = timedelta(seconds=20)
@@ -37,4 +40,29 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             name=f"harvest {source.name}",
             next_run_time=first + STAGGER * index,
         )
+    add_digest_jobs(scheduler, app, settings)
     return scheduler
+
+
+def digest_triggers(settings: Settings) -> dict[str, CronTrigger]:
+    """When digests go out: every day, and weekly on one day, at `mail.digest_time`
+    London time (so 07:30 stays 07:30 through the change to and from summer time)."""
+    hour, minute = (int(part) for part in settings.mail.digest_time.split(":"))
+    return {
+        "daily": CronTrigger(hour=hour, minute=minute, timezone=LONDON),
+        "weekly": CronTrigger(
+            day_of_week=settings.mail.digest_weekday, hour=hour, minute=minute, timezone=LONDON
+        ),
+    }
+
+
+def add_digest_jobs(scheduler: BaseScheduler, app: Flask, settings: Settings) -> None:
+    """The daily and the weekly digest job."""
+    for period, trigger in digest_triggers(settings).items():
+        scheduler.add_job(
+            jobs.digest_job,
+            trigger,
+            args=[app, period],
+            id=f"digest:{period}",
+            name=f"{period} digests",
+        )

@@ -43,7 +43,7 @@ FREQUENCY_CHOICES = {
     "instant": "Straight away, one e-mail per notice",
     "daily": "A daily digest",
     "weekly": "A weekly digest",
-    "off": "No e-mails",
+    "off": "Only what a coordinator forwards by hand",
 }
 LIST_FIELDS = ("email", "keywords", "exclude", "cpv", "regions")
 # parse_profile's messages follow a field name ("min_value: is required"); on a form
@@ -90,7 +90,7 @@ class ImportForm(FlaskForm):
     file = FileField("CSV file of members", validators=[FileRequired("Choose a CSV file")])
 
 
-def _form_data(member: Member) -> dict[str, object]:
+def form_data(member: Member) -> dict[str, object]:
     """A member's profile as the form shows it: lists one item per line."""
     lines = "\n".join
     return {
@@ -116,12 +116,12 @@ def _amount_text(value: float | None) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
 
 
-def _entered(form: ProfileForm) -> ProfileInput:
-    """The form's values, in the ';'-separated shape parse_profile (and the CSV) use."""
+def entered(form: ProfileForm, name: str | None = None) -> ProfileInput:
+    """The form's values, in the ';'-separated shape parse_profile (and the CSV) use;
+    `name` for a form without the name field (a member editing its own profile)."""
     raw: dict[str, object] = {
-        name: form[name].data
-        for name in (
-            "name",
+        field: form[field].data
+        for field in (
             "description",
             "min_value",
             "max_value",
@@ -131,16 +131,18 @@ def _entered(form: ProfileForm) -> ProfileInput:
             "sme",
         )
     }
-    for name in LIST_FIELDS:
-        raw[name] = ";".join((form[name].data or "").splitlines())
+    raw["name"] = form.name.data if name is None else name
+    for field in LIST_FIELDS:
+        raw[field] = ";".join((form[field].data or "").splitlines())
     # CPV codes are digits, so commas and spaces can safely separate them too.
     raw["cpv"] = re.sub(r"[,\s]+", ";", form.cpv.data or "")
     return parse_profile(raw)
 
 
-def _show_errors(form: ProfileForm, exc: InvalidProfile) -> None:
+def show_errors(form: ProfileForm, exc: InvalidProfile) -> None:
+    """Put parse_profile's messages under the fields they are about."""
     for error in exc.errors:
-        field = getattr(form, error.field, form.name)
+        field = form[error.field] if error.field in form else form["email"]
         message = FORM_MESSAGES.get(error.message, error.message)
         field.errors = [*field.errors, message[:1].upper() + message[1:]]
 
@@ -190,20 +192,20 @@ def _edit(member: Member | None):
     """Save the profile (re-matching the member), or test it without saving."""
     session = get_session()
     form = ProfileForm(
-        data=_form_data(member) if member else {"vcse": True, "sme": True, "frequency": "weekly"}
+        data=form_data(member) if member else {"vcse": True, "sme": True, "frequency": "weekly"}
     )
     if not form.validate_on_submit():
         return _render_profile(member, form, status=400 if request.method == "POST" else 200)
     cache = get_cache(current_app)
     try:
-        entered = _entered(form)
+        entered_profile = entered(form)
         if form.test.data:
-            trial = directory.try_profile(session, entered, cache, utcnow(), member)
+            trial = directory.try_profile(session, entered_profile, cache, utcnow(), member)
             return _render_profile(member, form, trial)
-        member, result = directory.save_profile(session, entered, cache, utcnow(), member)
+        member, result = directory.save_profile(session, entered_profile, cache, utcnow(), member)
     except InvalidProfile as exc:
         session.rollback()
-        _show_errors(form, exc)
+        show_errors(form, exc)
         return _render_profile(member, form, status=400)
     session.commit()
     if result is None:

@@ -16,9 +16,10 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 import matchers
 
-from .. import triage
+from .. import outreach, triage
 from ..clock import utcnow
 from ..db import get_session
+from ..emails import MailContext
 from ..formatting import SOURCE_NAMES
 from ..matching import get_cache
 from ..models import Match, Member, MemberResponse, Notice, NoticeSource
@@ -244,7 +245,18 @@ def _notice_or_404(notice_id: int) -> Notice:
 
 def _with_member_name(relationship):
     """Load a row's member in the same query, and only what the page shows of it."""
-    return joinedload(relationship).load_only(Member.id, Member.name)
+    return joinedload(relationship).load_only(
+        Member.id, Member.name, Member.active, Member.unsubscribed_at
+    )
+
+
+def _forward_label(member: Member) -> str:
+    """A member to forward to, saying so when they can't be e-mailed."""
+    if member.unsubscribed_at is not None:
+        return f"{member.name} (unsubscribed: won't be e-mailed)"
+    if not member.active:
+        return f"{member.name} (inactive: won't be e-mailed)"
+    return member.name
 
 
 # Plain SQL read straight from the driver: for a couple of thousand members, making result
@@ -260,7 +272,7 @@ def _active_members(session) -> tuple[tuple[int, str], ...]:
 def _action_forms(notice: Notice, matches: list[Match], members):
     listed = {m.member_id for m in matches}
     forward = ForwardForm(prefix="forward")
-    forward.members.choices = choices((m.member_id, m.member.name) for m in matches)
+    forward.members.choices = choices((m.member_id, _forward_label(m.member)) for m in matches)
     dismiss = DismissForm(prefix="dismiss")
     add = AddMemberForm(prefix="add")
     add.member.members, add.member.listed = members, frozenset(listed)
@@ -374,15 +386,18 @@ def forward(notice_id: int):
     notice = _notice_or_404(notice_id)
 
     def do(form: ForwardForm) -> str:
+        session, now = get_session(), utcnow()
         sent = triage.forward(
-            get_session(),
-            notice,
-            form.members.data or [],
-            form.note.data or "",
-            current_user.id,
-            utcnow(),
+            session, notice, form.members.data or [], form.note.data or "", current_user.id, now
         )
-        return f"Forwarded to {len(sent)} member{'s' if len(sent) != 1 else ''}."
+        # The e-mails go into the outbox in this same transaction, sent after the commit.
+        told = outreach.queue_forwards(
+            session, notice, sent, current_user, MailContext.for_app(current_app), now
+        )
+        message = f"Forwarded to {len(sent)} member{'s' if len(sent) != 1 else ''}."
+        if told.skipped:
+            message += f" Not e-mailed (unsubscribed or inactive): {', '.join(told.skipped)}."
+        return message
 
     return _act(notice, "forward", do)
 
