@@ -39,3 +39,22 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
             logger.exception("harvest job for %s failed", name)
             return
         logger.info("%s", summary.line())
+
+
+def send_mail_job(app: Flask) -> None:
+    """Send what is due in the outbox, after recovering what a dead sender handed over."""
+    from .mail import send_outbox, send_runs
+
+    def send() -> None:
+        with app.app_context():
+            try:
+                report = send_outbox(get_sessions(app), app.config["SETTINGS"], utcnow)
+            except Exception:  # the scheduler must survive a database or mail server hiccup
+                logger.exception("sending the outbox failed")
+                return
+        if report.sent or report.recovered or report.deferred or report.failed:
+            logger.info("outbox: %s", report.line())
+        elif report.stopped:
+            logger.debug("outbox: %s", report.line())
+
+    send_runs(app).run(send)
