@@ -259,6 +259,13 @@ def _send_due(
                     return
             if not _send_one(smtp, sessions, mail, outbox_id, now_fn, report):
                 return
+    except BaseException:
+        # Perhaps mid-message (say, the database failed at the hand-over): a QUIT now
+        # would only join the body, so drop the line and the server discards the message.
+        if smtp is not None:
+            smtp.close()
+            smtp = None
+        raise
     finally:
         if smtp is not None:
             _hang_up(smtp)
@@ -327,7 +334,10 @@ def _send_one(
         reply = transmit(smtp, data, mail.from_address, to_address, handed_over, _where(mail))
     except Deferred as exc:
         _record_temporary(sessions, mail, [outbox_id], str(exc), now_fn(), report)
-        return not exc.closing and _reset(smtp)
+        if exc.closing:
+            report.stopped = f"{_where(mail)} ended the connection: {exc}"
+            return False
+        return _reset(smtp)
     except Refused as exc:
         _record_failed(sessions, outbox_id, str(exc), report, to_address)
         return _reset(smtp)

@@ -325,6 +325,30 @@ def test_a_451_is_retried_after_the_backoff_and_then_delivered(
     assert row(sessions, message.id).attempts == 2
 
 
+def test_a_server_closing_the_line_ends_the_run_and_the_rest_wait(
+    sessions, settings, smtp_server, clock
+):
+    smtp_server.handler.rcpt_replies["first@example.org"] = ["421 4.3.2 shutting down"]
+    first = queue(sessions, settings, clock(), to="first@example.org")
+    second = queue(sessions, settings, clock(), to="second@example.org")
+    report = send_outbox(sessions, settings, clock, sleep=no_sleep)
+    assert report.sent == 0 and [p.reason for p in report.deferred] == ["421 4.3.2 shutting down"]
+    assert (
+        report.stopped
+        == f"127.0.0.1:{smtp_server.port} ended the connection: 421 4.3.2 shutting down"
+    )
+    assert row(sessions, first.id).attempts == 1
+    untouched = row(sessions, second.id)
+    assert (untouched.status, untouched.attempts, untouched.next_attempt_at) == (
+        "queued",
+        0,
+        clock(),
+    )
+    clock.advance(minutes=1)
+    assert send_outbox(sessions, settings, clock, sleep=no_sleep).sent == 2
+    assert smtp_server.count_by_message_id() == {first.message_id: 1, second.message_id: 1}
+
+
 def test_a_451_to_the_whole_message_is_retried_and_not_taken_as_delivered(
     sessions, settings, smtp_server, clock
 ):
