@@ -480,8 +480,7 @@ def test_kick_runs_the_scheduled_send_at_once(make_settings, sessions, smtp_serv
         wait_for(lambda: runs)
         message = queue(sessions, app.config["SETTINGS"], utcnow())
         assert kick(app) is True
-        wait_for(lambda: smtp_server.handler.received)
-        assert len(runs) == 2
+        wait_for(lambda: len(runs) == 2)  # the kicked run, done
     finally:
         scheduler.shutdown(wait=True)
         app.extensions["broker.engine"].dispose()

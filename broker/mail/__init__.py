@@ -33,50 +33,64 @@ fails the message after `max_attempts` tries. A 5xx reply fails it at once, with
 reply as the reason. A failure of one message never stops the others, but a server that
 can't be reached, or drops the connection, ends the run: the rest stay queued for later.
 
-SMTP lives only in this module; the clock (`now_fn`) and the pause (`sleep`) are passed
-in, so tests run it against a real server with a hand-wound clock.
+SMTP lives only in this package (the wire in `broker.mail.smtp`, `kick` and the
+scheduled runs in `broker.mail.runs`); the clock (`now_fn`) and the pause (`sleep`) are
+passed in, so tests run it against a real server with a hand-wound clock.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import smtplib
-import socket
-import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .clock import utcnow
-from .config import MailSettings, Settings
-from .locks import exclusive
-from .models.outreach import OutboxMessage
+from ..config import MailSettings, Settings
+from ..locks import exclusive
+from ..models.outreach import OutboxMessage
+from .runs import SEND_JOB_ID, SendRuns, kick, send_runs
+from .smtp import (
+    Deferred,
+    Dropped,
+    Refused,
+    Unreachable,
+    connect,
+    hang_up,
+    render,
+    reset,
+    transmit,
+    where,
+)
 
 if TYPE_CHECKING:
-    from flask import Flask
+    import smtplib
+
+__all__ = [
+    "SENDER_LOCK",
+    "SEND_JOB_ID",
+    "Problem",
+    "RateLimit",
+    "SendReport",
+    "SendRuns",
+    "backoff",
+    "kick",
+    "recover",
+    "send_outbox",
+    "send_runs",
+]
 
 logger = logging.getLogger(__name__)
 
 SENDER_LOCK = "mail-sender"
-# The scheduler's id for the send job, which `kick` moves forward.
-SEND_JOB_ID = "mail:send"
 RATE_WINDOW = timedelta(seconds=60)
 # However many attempts are allowed, a retry never waits longer than this.
 MAX_BACKOFF = timedelta(days=1)
-# 7-bit bodies (quoted-printable or base64 when needed) go through any server.
-POLICY = SMTP.clone(cte_type="7bit")
 RECOVERED_NOTE = (
     "The sender stopped after handing this message to the server and before the "
     "server's reply; it is taken as delivered and not sent again."
@@ -85,8 +99,6 @@ UNANSWERED_NOTE = (
     "The connection was lost while waiting for the server to confirm this message; "
     "it is taken as delivered and not sent again."
 )
-# Extra headers may not replace the ones the sender sets itself.
-OWN_HEADERS = frozenset({"from", "to", "reply-to", "subject", "date", "message-id"})
 
 
 @dataclass(frozen=True)
@@ -129,30 +141,6 @@ class SendReport:
         parts.append(f"{self.waiting} waiting")
         text = ", ".join(parts)
         return f"{text} ({self.stopped})" if self.stopped else text
-
-
-class Unreachable(Exception):
-    """Raised by `connect` when the server can't be reached or won't talk to us."""
-
-
-class Deferred(Exception):
-    """A temporary refusal (4xx) of one message; `closing` when the server hangs up."""
-
-    def __init__(self, reason: str, closing: bool = False):
-        super().__init__(reason)
-        self.closing = closing
-
-
-class Refused(Exception):
-    """A permanent refusal (5xx) of one message, or one that can't be sent at all."""
-
-
-class Dropped(Exception):
-    """The connection was lost; `handed_over` once the body was committed as transmitted."""
-
-    def __init__(self, reason: str, handed_over: bool):
-        super().__init__(reason)
-        self.handed_over = handed_over
 
 
 # --- the run -------------------------------------------------------------------------
@@ -268,7 +256,7 @@ def _send_due(
         raise
     finally:
         if smtp is not None:
-            _hang_up(smtp)
+            hang_up(smtp)
 
 
 class RateLimit:
@@ -331,16 +319,16 @@ def _send_one(
             session.get_one(OutboxMessage, outbox_id).transmitted_at = now_fn()
 
     try:
-        reply = transmit(smtp, data, mail.from_address, to_address, handed_over, _where(mail))
+        reply = transmit(smtp, data, mail.from_address, to_address, handed_over, where(mail))
     except Deferred as exc:
         _record_temporary(sessions, mail, [outbox_id], str(exc), now_fn(), report)
         if exc.closing:
-            report.stopped = f"{_where(mail)} ended the connection: {exc}"
+            report.stopped = f"{where(mail)} ended the connection: {exc}"
             return False
-        return _reset(smtp)
+        return reset(smtp)
     except Refused as exc:
         _record_failed(sessions, outbox_id, str(exc), report, to_address)
-        return _reset(smtp)
+        return reset(smtp)
     except Dropped as exc:
         if exc.handed_over:
             _record_sent(sessions, outbox_id, now_fn(), note=f"{UNANSWERED_NOTE} ({exc})")
@@ -354,81 +342,6 @@ def _send_one(
     report.sent += 1
     logger.info("outbox message %s sent to %s: %s", outbox_id, to_address, reply)
     return True
-
-
-def transmit(
-    smtp: smtplib.SMTP,
-    data: bytes,
-    from_address: str,
-    to_address: str,
-    handed_over: Callable[[], None],
-    where: str = "the server",
-) -> str:
-    """One SMTP transaction; calls `handed_over` after the body, before the final ".".
-
-    Returns the server's acceptance; raises Deferred, Refused or Dropped.
-    """
-    try:
-        try:
-            _expect(smtp.mail(from_address), (250,), "MAIL FROM")
-            _expect(smtp.rcpt(to_address), (250, 251), "RCPT TO")
-        except UnicodeEncodeError:
-            raise Refused(
-                f"the address {to_address!r} has characters this sender can't send"
-            ) from None
-        smtp.putcmd("data")
-        _expect(smtp.getreply(), (354,), "DATA")
-        smtp.send(_dot_stuffed(data))
-    except OSError as exc:  # smtplib's own errors are OSErrors too
-        raise Dropped(f"connection to {where} lost: {_describe(exc)}", handed_over=False) from exc
-    handed_over()
-    try:
-        smtp.send(b".\r\n")
-        reply = smtp.getreply()
-    except OSError as exc:
-        raise Dropped(
-            f"connection to {where} lost after the message was sent: {_describe(exc)}",
-            handed_over=True,
-        ) from exc
-    return _expect(reply, (250,), "the message")
-
-
-def _expect(reply: tuple[int, bytes], ok: tuple[int, ...], step: str) -> str:
-    code, raw = reply
-    text = raw.decode("utf-8", "replace").replace("\n", " ").strip()
-    said = f"{code} {text}".strip()
-    if code in ok:
-        return said
-    if 500 <= code < 600:
-        raise Refused(said)
-    if code == 421:
-        raise Deferred(said, closing=True)
-    if 400 <= code < 500:
-        raise Deferred(said)
-    # Anything else means we no longer understand each other: start afresh later.
-    raise Deferred(f"unexpected reply to {step}: {said or 'nothing'}", closing=True)
-
-
-def _dot_stuffed(data: bytes) -> bytes:
-    # A line starting with "." gets another, so no line of the body reads as the end.
-    stuffed = re.sub(rb"(?m)^\.", b"..", data)
-    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
-
-
-def _reset(smtp: smtplib.SMTP) -> bool:
-    """RSET after a refused message, so the next starts clean; False if the line is gone."""
-    try:
-        code, _ = smtp.rset()
-    except OSError:
-        return False
-    return code == 250
-
-
-def _hang_up(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.quit()
-    except OSError:
-        smtp.close()
 
 
 # --- recording outcomes ----------------------------------------------------------------
@@ -497,150 +410,3 @@ def backoff(base_seconds: float, attempts: int) -> timedelta:
     # The exponent is capped so that many attempts can't overflow a timedelta.
     seconds = base_seconds * 2 ** min(attempts - 1, 32)
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
-
-
-# --- the connection and the message ------------------------------------------------------
-
-
-def connect(mail: MailSettings) -> smtplib.SMTP:
-    """An SMTP connection per [mail]: TLS as configured, logged in when a user is set.
-
-    Raises Unreachable with a reason a person can act on.
-    """
-    where = _where(mail)
-    try:
-        smtp = _open(mail)
-        try:
-            smtp.ehlo_or_helo_if_needed()
-            if mail.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            if mail.username:
-                smtp.login(mail.username, mail.password)
-        except BaseException:
-            smtp.close()
-            raise
-    except smtplib.SMTPNotSupportedError:
-        raise Unreachable(f"{where} does not offer STARTTLS ([mail] security)") from None
-    except smtplib.SMTPAuthenticationError as exc:
-        said = f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
-        raise Unreachable(f"{where} refused the login for {mail.username}: {said}") from None
-    except smtplib.SMTPResponseException as exc:
-        said = f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
-        raise Unreachable(f"{where} refused to talk: {said}") from None
-    except smtplib.SMTPException as exc:
-        raise Unreachable(f"{where}: {_describe(exc)}") from None
-    except ssl.SSLError as exc:
-        raise Unreachable(
-            f"TLS with {where} failed ({exc.reason or exc}); check [mail] security and port"
-        ) from None
-    except ConnectionRefusedError:
-        raise Unreachable(f"connection refused by {where}") from None
-    except TimeoutError:
-        raise Unreachable(
-            f"no answer from {where} within {mail.timeout_seconds:g} seconds"
-        ) from None
-    except socket.gaierror as exc:
-        raise Unreachable(f"can't find the mail server {mail.host}: {exc.strerror}") from None
-    except OSError as exc:
-        raise Unreachable(f"can't connect to {where}: {_describe(exc)}") from None
-    return smtp
-
-
-def _open(mail: MailSettings) -> smtplib.SMTP:
-    if mail.security == "ssl":
-        return smtplib.SMTP_SSL(
-            mail.host, mail.port, timeout=mail.timeout_seconds, context=ssl.create_default_context()
-        )
-    return smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout_seconds)
-
-
-def _where(mail: MailSettings) -> str:
-    return f"{mail.host}:{mail.port}"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return "the server closed the connection"
-    if isinstance(exc, TimeoutError):
-        return "no answer in time"
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-
-
-def render(message: OutboxMessage, mail: MailSettings) -> bytes:
-    """The message as sent: headers, then text and HTML alternatives, CRLF line ends."""
-    email = EmailMessage(policy=POLICY)
-    email["From"] = Address(mail.from_name, addr_spec=mail.from_address)
-    email["To"] = message.to_address
-    if mail.reply_to:
-        email["Reply-To"] = mail.reply_to
-    email["Subject"] = message.subject
-    # When it was written, so every retry sends the same message.
-    email["Date"] = format_datetime(message.created_at)
-    email["Message-ID"] = message.message_id
-    for name, value in (message.headers or {}).items():
-        if name.lower() in OWN_HEADERS:
-            raise ValueError(f"the extra header {name} would replace the sender's own")
-        email[name] = value
-    email.set_content(message.text_body, subtype="plain", charset="utf-8")
-    email.add_alternative(message.html_body, subtype="html", charset="utf-8")
-    return email.as_bytes(policy=POLICY)
-
-
-# --- running it soon -------------------------------------------------------------------
-
-
-class SendRuns:
-    """The scheduled send's runs in this process, so that a kick is never lost.
-
-    A kick between runs brings the next run forward to now; a kick during a run (which
-    the scheduler would skip, one run at a time) makes that run go round once more.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-
-    def run(self, send: Callable[[], object]) -> None:
-        """Call `send`, and again for as long as kicks came in while it ran."""
-        with self._lock:
-            self._running = True
-        try:
-            while True:
-                send()
-                with self._lock:
-                    if not self._again:
-                        return
-                    self._again = False
-        finally:
-            with self._lock:
-                self._running = False
-
-    def kick_running(self) -> bool:
-        """Ask a run that is going to go round once more; False when none is going."""
-        with self._lock:
-            if self._running:
-                self._again = True
-            return self._running
-
-
-def send_runs(app: Flask) -> SendRuns:
-    """This app's SendRuns, made on first use."""
-    return app.extensions.setdefault("broker.mail_runs", SendRuns())
-
-
-def kick(app: Flask) -> bool:
-    """Ask this process's scheduler to send the outbox now; False when it has none.
-
-    Views call this after committing mail. Under `broker up` with one web process the
-    scheduler runs beside the web app and sends at once; with several web processes
-    the scheduler is in a process of its own, and its next run, at most
-    `send_interval_seconds` away, sends the mail instead.
-    """
-    scheduler = app.extensions.get("broker.scheduler")
-    if scheduler is None or not scheduler.running or scheduler.get_job(SEND_JOB_ID) is None:
-        return False
-    if not send_runs(app).kick_running():
-        scheduler.modify_job(SEND_JOB_ID, next_run_time=utcnow())
-    return True
