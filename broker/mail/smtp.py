@@ -139,6 +139,9 @@ def connect(mail: MailSettings) -> smtplib.SMTP:
     try:
         smtp = _open(mail)
         try:
+            # The final "." is a tiny write after the body: without this, Nagle's
+            # algorithm holds it back until the server's delayed ACK, ~40 ms a message.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo_or_helo_if_needed()
             if mail.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
