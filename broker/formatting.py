@@ -74,6 +74,7 @@ NAV = (
     ("members.index", "Members", False),
     ("notices.new", "Add a notice", False),
     ("sources.index", "Sources", False),
+    ("outbox.index", "Outbox", False),
     ("dashboard.index", "Dashboard", False),
     ("users.index", "Users", True),
 )

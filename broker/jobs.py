@@ -12,6 +12,7 @@ from .db import get_sessions
 from .emails import MailContext
 from .harvesting import harvest_source
 from .locks import exclusive
+from .mail import kick
 from .matching import store_hook
 from .models import SourceState
 
@@ -65,6 +66,7 @@ def tell_members(app: Flask) -> outreach.Notified | None:
             return None
         with sessions.begin() as session:
             notified = outreach.tell_members(session, MailContext.for_app(app), utcnow())
+    kick(app)
     logger.info("%s", notified.line())
     return notified
 
@@ -81,3 +83,23 @@ def digest_job(app: Flask, period: str) -> None:
         logger.info(
             "%s digests: %d e-mails to %d members queued", period, told.emails, told.members
         )
+        kick(app)
+
+
+def send_mail_job(app: Flask) -> None:
+    """Send what is due in the outbox, after recovering what a dead sender handed over."""
+    from .mail import send_outbox, send_runs
+
+    def send() -> None:
+        with app.app_context():
+            try:
+                report = send_outbox(get_sessions(app), app.config["SETTINGS"], utcnow)
+            except Exception:  # the scheduler must survive a database or mail server hiccup
+                logger.exception("sending the outbox failed")
+                return
+        if report.sent or report.recovered or report.deferred or report.failed:
+            logger.info("outbox: %s", report.line())
+        elif report.stopped:
+            logger.debug("outbox: %s", report.line())
+
+    send_runs(app).run(send)

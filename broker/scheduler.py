@@ -1,4 +1,5 @@
-"""APScheduler 3 wiring: one interval job per enabled source, and the digests."""
+"""APScheduler 3 wiring: one interval job per enabled source, the outbox sender and
+the digests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from . import jobs
 from .clock import utcnow
 from .config import Settings
 from .formatting import LONDON
+from .mail import SEND_JOB_ID
 
 # Spread the first runs out so that sources don't all start in the same second.
 STAGGER = timedelta(seconds=20)
@@ -22,7 +24,9 @@ SCHEDULER_LOCK = "broker-scheduler"
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
-    """A scheduler with one harvest job per enabled source; never the same job twice at once."""
+    """A scheduler with a harvest job per enabled source and, unless mail is off, the
+    outbox sender; never the same job twice at once.
+    """
     settings = app.config["SETTINGS"]
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(
@@ -40,7 +44,22 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
             name=f"harvest {source.name}",
             next_run_time=first + STAGGER * index,
         )
-    add_digest_jobs(scheduler, app, settings)
+    if settings.mail.enabled:
+        # Each run first recovers what a sender that died had handed over, so the run at
+        # start is the recovery; a separate recovery job would only race it for the lock.
+        scheduler.add_job(
+            jobs.send_mail_job,
+            "interval",
+            seconds=settings.mail.send_interval_seconds,
+            args=[app],
+            id=SEND_JOB_ID,
+            name="send the outbox",
+            next_run_time=utcnow(),
+        )
+        # Digests only when mail goes out: queued unsent, they would pile up stale.
+        add_digest_jobs(scheduler, app, settings)
+    # `broker.mail.kick` finds it here to send freshly queued mail at once.
+    app.extensions["broker.scheduler"] = scheduler
     return scheduler
 
 

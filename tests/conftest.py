@@ -185,8 +185,11 @@ def make_user(sessions, clock):
     """Create a user (coordinator by default) with the test password."""
     from broker.users import create_user
 
-    def make(email: str = "coordinator@sen.example.org", role: str = "coordinator",
-             name: str = "Casey Coordinator"):
+    def make(
+        email: str = "coordinator@sen.example.org",
+        role: str = "coordinator",
+        name: str = "Casey Coordinator",
+    ):
         with sessions.begin() as s:
             user = create_user(s, email, PASSWORD, role, clock(), name=name)
             s.expunge(user)
@@ -240,3 +243,109 @@ def admin(make_user, login):
     response = login("admin@sen.example.org")
     assert response.status_code == 302
     return user
+
+
+# --- a real SMTP server on loopback ------------------------------------------------------
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps what it accepts and refuses what it is told to.
+
+    `rcpt_replies` and `data_replies` map a recipient to a reply ("550 5.1.1 no such
+    user"): a string is given every time, a list one reply per try until it runs out.
+    `on_rcpt` and `on_data` run before the server answers RCPT TO and the final "."
+    (a message that reached `on_data` has been received).
+    """
+
+    def __init__(self):
+        import threading
+
+        self.received: list[Any] = []
+        self.rcpt_replies: dict[str, str | list[str]] = {}
+        self.data_replies: dict[str, str | list[str]] = {}
+        self.on_rcpt = None
+        self.on_data = None
+        self._lock = threading.Lock()
+
+    def _reply(self, table: dict[str, str | list[str]], address: str) -> str | None:
+        with self._lock:
+            reply = table.get(address)
+            if isinstance(reply, list):
+                return reply.pop(0) if reply else None
+            return reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.on_rcpt is not None:
+            self.on_rcpt(address)
+        reply = self._reply(self.rcpt_replies, address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        reply = self._reply(self.data_replies, envelope.rcpt_tos[0])
+        if reply:
+            return reply
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.on_data is not None:
+            self.on_data(envelope)
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1 at a fixed port, which can be stopped and started again."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.handler = RecordingHandler()
+        self._controller = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, server_hostname="mail.test"
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def messages(self) -> list[Any]:
+        """The messages received, parsed (email.message.EmailMessage)."""
+        return [message for _, _, message in self.handler.received]
+
+    def count_by_message_id(self) -> dict[str, int]:
+        """How many times each Message-ID arrived."""
+        from collections import Counter
+
+        return dict(Counter(str(m["Message-ID"]) for m in self.messages))
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A running SMTP server on loopback (a free port) that records what it receives."""
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

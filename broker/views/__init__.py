@@ -2,10 +2,10 @@
 
 from flask import Flask
 
-from . import auth, dashboard, members, notices, respond, sources, triage, users
+from . import auth, dashboard, members, notices, outbox, respond, sources, triage, users
 
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint on `app`."""
-    for module in (auth, triage, members, notices, sources, dashboard, users, respond):
+    for module in (auth, triage, members, notices, sources, outbox, dashboard, users, respond):
         app.register_blueprint(module.bp)

@@ -20,6 +20,7 @@ from ..clock import utcnow
 from ..db import get_session
 from ..emails import MailContext
 from ..links import LinkExpired, LinkTampered, MemberLink, for_app
+from ..mail import kick
 from ..matching import get_cache
 from ..members import InvalidProfile
 from ..models import Match, Member, MemberResponse, Notice
@@ -160,6 +161,8 @@ def link(token: str):
 
 def _done(token: str, message: str):
     get_session().commit()
+    # "Interested" queued an e-mail to the coordinators.
+    kick(current_app)
     flash(message, "success")
     return redirect(url_for("respond.link", token=token))
 

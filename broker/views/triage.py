@@ -21,6 +21,7 @@ from ..clock import utcnow
 from ..db import get_session
 from ..emails import MailContext
 from ..formatting import SOURCE_NAMES
+from ..mail import kick
 from ..matching import get_cache
 from ..models import Match, Member, MemberResponse, Notice, NoticeSource
 from ..models.triage import Bid, Forward, NoticeAction
@@ -375,6 +376,8 @@ def _act(notice: Notice, name: str, do):
             form.form_errors.append(str(exc))
         else:
             session.commit()
+            if name == "forward":
+                kick(current_app)
             flash(message, "success")
             return redirect(url_for("triage.notice", notice_id=notice.id) + f"#{name}")
     return _render_notice(notice, forms, status=400)

@@ -74,6 +74,7 @@ GREENSPACE = "Greenspace Growers"  # read only
 CLEAN_START = "Clean Start Services"
 SHARED_WHEELS = "Shared Wheels Transport"
 CARE = "Care Equipment Supplies"
+LAUNDRY = "Bright Laundry Co-operative"  # matches nothing; added by hand, answers by e-mail
 
 
 def _missing(reason: str) -> None:
@@ -110,6 +111,14 @@ class LiveServer:
     app: Any
     sessions: sessionmaker[Session]
     shots: Path
+    # Where the app's e-mail goes (aiosmtpd on loopback); `send_mail` sends the outbox.
+    smtp: Any
+
+    def send_mail(self) -> None:
+        from broker.clock import utcnow
+        from broker.mail import send_outbox
+
+        send_outbox(self.sessions, self.app.config["SETTINGS"], utcnow, include_waiting=True)
 
     def notice_id(self, title: str) -> int:
         from broker.models import Notice
@@ -164,6 +173,7 @@ def _stock(app: Any, tmp: Path) -> None:
     care.write_text(
         "name,email,keywords,regions,supported_business\n"
         f"{CARE},orders@careequip.example.org,medical aids;community equipment,Fife,yes\n"
+        f"{LAUNDRY},hello@brightlaundry.example.org,commercial laundry,Glasgow City,yes\n"
     )
     run("members", "import", str(care))
     run("import", str(DATA / PCS_2019))
@@ -185,10 +195,15 @@ def live_server(
 
     from broker import create_app
     from broker.config import load_settings
+    from tests.conftest import SmtpServer, free_port
 
     tmp = tmp_path_factory.mktemp(f"browser-{backend}")
     drop: Callable[[], None] | None = None
     app = server = thread = None
+    smtp = SmtpServer(free_port())
+    smtp.start()
+    # The members' links in e-mails must point at this server, so its port comes first.
+    port = free_port()
     try:
         if backend == "sqlite":
             path = tmp / "broker.sqlite3"
@@ -210,7 +225,11 @@ def live_server(
             overrides={
                 "testing": True,
                 "database": {"url": database_url},
-                "web": {"secret_key": "browser-test-secret"},
+                "web": {
+                    "secret_key": "browser-test-secret",
+                    "base_url": f"http://127.0.0.1:{port}",
+                },
+                "mail": {"host": "127.0.0.1", "port": smtp.port, "timeout_seconds": 5.0},
                 # One source on a closed port, never scheduled here: the sources page has
                 # a configured source to show as well as the file import.
                 "sources": {
@@ -221,7 +240,7 @@ def live_server(
         app = create_app(settings)
         _stock(app, tmp)
         server = waitress.create_server(
-            app, host="127.0.0.1", port=0, threads=4, ident="sen-broker"
+            app, host="127.0.0.1", port=port, threads=4, ident="sen-broker"
         )
         thread = threading.Thread(target=server.run, name=f"live-server-{backend}", daemon=True)
         thread.start()
@@ -233,8 +252,10 @@ def live_server(
             app=app,
             sessions=app.extensions["broker.sessions"],
             shots=shots,
+            smtp=smtp,
         )
     finally:
+        smtp.stop()
         if server is not None and thread is not None:
             _stop(server, thread)
         if app is not None:

@@ -37,6 +37,29 @@ def _invalid_profile(page) -> None:
     page.locator(".error-summary").wait_for()
 
 
+def _outbox(live: LiveServer) -> str:
+    """The Outbox page, with a failed and a sent message to show (written once; neither is
+    ever sent, so the flows' mail is undisturbed)."""
+    from sqlalchemy import select
+
+    from broker.clock import utcnow
+    from broker.models import OutboxMessage
+    from broker.outbox import Email, enqueue
+
+    to = "outbox-page@a11y.example.org"
+    with live.sessions.begin() as s:
+        if s.scalar(select(OutboxMessage.id).where(OutboxMessage.to_address == to)) is None:
+            for status, error in (
+                ("failed", "550 5.1.1 <outbox-page@a11y.example.org>: no such user here"),
+                ("sent", ""),
+            ):
+                email = Email("forward", to, f"A {status} message", "Text", "<p>HTML</p>")
+                message = enqueue(s, email, "opportunities@sen-broker.example", utcnow())
+                message.status, message.last_error, message.attempts = status, error, 1
+                message.sent_at = utcnow() if status == "sent" else None
+    return "/outbox/"
+
+
 PAGES = {
     "login": Page(lambda live: "/login", role=None),
     "login-error": Page(lambda live: "/login", role=None, then=_failed_login),
@@ -51,6 +74,7 @@ PAGES = {
     "source": Page(lambda live: "/sources/pcs", role="admin"),
     "dashboard": Page(lambda live: "/dashboard/"),
     "users": Page(lambda live: "/users/", role="admin"),
+    "outbox": Page(_outbox, role="admin"),
 }
 
 # Every visible form control without a <label> of its own: a <label for=...> or one
