@@ -17,6 +17,8 @@ SOURCE_NAMES = {
     "contracts_finder": "Contracts Finder",
     "find_a_tender": "Find a Tender",
     "ted": "TED",
+    "rss": "RSS or Atom feed",
+    "html_listing": "Web page listing",
     "manual": "Entered by a coordinator",
 }
 CURRENCY_SIGNS = {"GBP": "£", "EUR": "€", "USD": "$"}

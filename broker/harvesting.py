@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from feeds import files
@@ -30,6 +31,7 @@ from .models import HarvestRun, RejectedRecord
 from .prefetch import prepared_pages
 from .source_records import Packed
 from .sources import build_fetcher, build_harvester, record_health, state_row
+from .stored_sources import all_sources, find_source
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +84,17 @@ def harvest_source(
     after_store: AfterStore | None = None,
     on_page: Callable[[Page, RunSummary], None] | None = None,
 ) -> RunSummary:
-    """Harvest one configured source from its saved state."""
-    source = settings.sources.get(name)
-    if source is None:
-        known = ", ".join(sorted(settings.sources)) or "none"
-        raise UnknownSource(f"no source called '{name}' in config.toml (configured: {known})")
-    harvester = build_harvester(source)
+    """Harvest one source (from config.toml or the Sources page) from its saved state."""
+    with sessions() as session:
+        source = find_source(session, settings, name)
+        if source is None:
+            known = ", ".join(all_sources(session, settings)) or "none"
+            raise UnknownSource(
+                f"no source called '{name}' in config.toml or on the Sources page "
+                f"(configured: {known})"
+            )
+    # Downstream (back-off, health) looks the source up in settings.sources.
+    settings = dataclasses.replace(settings, sources={**settings.sources, name: source})
     with exclusive(sessions.kw["bind"], f"harvest:{name}") as acquired:
         if not acquired:
             return RunSummary(
@@ -103,12 +110,18 @@ def harvest_source(
                 rejected=0,
                 error="another process is harvesting this source right now",
             )
-        own_fetcher = fetcher is None
-        fetch = fetcher or build_fetcher(settings, source, harvester)
         with sessions.begin() as session:
+            close_interrupted_runs(session, name, clock())
             state = state_row(session, name, clock()).state or {}
+        fetch = fetcher
         try:
+            harvester = build_harvester(source)
+            fetch = fetcher or build_fetcher(settings, source, harvester)
             pages = harvester.pages(fetch, dict(state), clock())
+        except (KeyError, TypeError, ValueError) as exc:
+            # A source stored by an older version, say: recorded like any other failure.
+            pages = iter([Page(name, error=f"cannot set up the harvester: {exc}")])
+        try:
             return run_pages(
                 sessions,
                 name,
@@ -121,8 +134,30 @@ def harvest_source(
                 save_state=True,
             )
         finally:
-            if own_fetcher:
+            if fetch is not None and fetcher is None:
                 fetch.close()
+
+
+def close_interrupted_runs(session: Session, name: str, now: datetime) -> int:
+    """Mark the source's runs still "running" as interrupted; flushes.
+
+    Called while holding the source's harvest lock, so no such run is alive: its process
+    died (killed, or the machine stopped) before it could finish. What it stored page by
+    page stays, and this run resumes from the state saved with its last page.
+    """
+    result = session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.source == name, HarvestRun.status == "running")
+        .values(
+            status="interrupted",
+            error="stopped before it finished (the process ended); the next run resumed "
+            "from the last page stored",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        logger.warning("%s: %d earlier run(s) had been interrupted", name, result.rowcount)
+    return result.rowcount
 
 
 def import_file(
@@ -333,7 +368,9 @@ class _Run:
             row.error = fatal or self.counts.last_error
             self.counts.write(row)
             if self.save_state:
-                record_health(session, self.name, status, row.error, now, self.settings)
+                record_health(
+                    session, self.name, status, row.error, now, self.settings, row.started_at
+                )
         return self.counts.summary(self.name, self.id, status, fatal)
 
 

@@ -169,13 +169,16 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     scheduler.start(paused=True)  # job defaults apply once jobs reach the job store
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"harvest:pcs", "harvest:contracts_finder"}
+    # Plus the job that keeps the Sources page's sources in step with the database.
+    assert set(jobs) == {"harvest:pcs", "harvest:contracts_finder", "sources:sync"}
     assert jobs["harvest:pcs"].trigger.interval.total_seconds() == 30 * 60
     assert jobs["harvest:contracts_finder"].trigger.interval.total_seconds() == 90 * 60
+    assert jobs["sources:sync"].trigger.interval.total_seconds() == 60
     for job in jobs.values():
         assert job.max_instances == 1
         assert job.coalesce is True
-        assert job.args == (app, job.id.split(":")[1])
+        if job.id.startswith("harvest:"):
+            assert job.args == (app, job.id.split(":")[1])
     app.extensions["broker.engine"].dispose()
 
 
