@@ -11,7 +11,7 @@ from .db import get_sessions
 from .harvesting import harvest_source
 from .matching import store_hook
 from .models import SourceState
-from .sources import BACKOFF_SLACK
+from .sources import backing_off
 from .stored_sources import find_source
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
         if not force and trigger == "schedule" and not source.enabled:
             logger.info("skipping %s: it is disabled", name)
             return
-        if wait_until and wait_until - now > BACKOFF_SLACK and not force:
+        if backing_off(wait_until, now) and not force:
             logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
             return
         try:

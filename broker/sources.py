@@ -95,6 +95,11 @@ def record_health(
         row.next_attempt_at = None
 
 
+def backing_off(next_attempt_at: datetime | None, now: datetime) -> bool:
+    """Whether a scheduled run at `now` should wait for a source's back-off to end."""
+    return next_attempt_at is not None and next_attempt_at - now > BACKOFF_SLACK
+
+
 def backoff_delay(failures: int, settings: Settings, name: str) -> timedelta:
     """How long a source waits after `failures` failed runs in a row (its interval at first)."""
     source = settings.sources.get(name)

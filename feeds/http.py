@@ -129,8 +129,9 @@ class Fetcher:
                 return self._attempt(method, url, params, json)
             except _Retry as failure:
                 if attempt == attempts:
+                    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
                     raise FetchError(
-                        url, f"gave up after {attempts} attempts: {failure.reason}", failure.status
+                        url, f"gave up after {tries}: {failure.reason}", failure.status
                     ) from None
                 wait = failure.wait
                 if wait is None:
@@ -160,7 +161,10 @@ class Fetcher:
                 declared = reply.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > policy.max_bytes:
                     raise ResponseTooLarge(
-                        url, f"response of {declared} bytes is over {policy.max_bytes}", status
+                        url,
+                        f"response of {declared} bytes is over {policy.max_bytes}, the size "
+                        "limit; not downloaded",
+                        status,
                     )
                 content = self._read(url, reply, started)
                 return Response(str(reply.url), status, dict(reply.headers.items()), content)
@@ -181,11 +185,16 @@ class Fetcher:
             size += len(chunk)
             if size > policy.max_bytes:
                 raise ResponseTooLarge(
-                    url, f"response is over {policy.max_bytes} bytes", reply.status_code
+                    url,
+                    f"response is over {policy.max_bytes} bytes, the size limit; cut off",
+                    reply.status_code,
                 )
             chunks.append(chunk)
             if self._clock() - started > policy.total_timeout:
-                raise _Retry(f"took longer than {policy.total_timeout:g} s in all")
+                raise _Retry(
+                    f"took longer than {policy.total_timeout:g} s in all (the total time "
+                    "limit: the server sent it too slowly)"
+                )
         return b"".join(chunks)
 
     def _refuse(self, url: str, reply: httpx.Response) -> None:
