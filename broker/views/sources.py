@@ -178,11 +178,26 @@ def _entry(form: SourceForm, kind: str, name: str) -> SourceEntry:
     return SourceEntry(
         name=name,
         kind=kind,
-        interval_minutes=form.interval_minutes.data,
+        # A number the form could not read has its own error already; any valid one
+        # stands in so the other fields still get checked.
+        interval_minutes=form.interval_minutes.data or stored_sources.MIN_INTERVAL,
         enabled=bool(form.enabled.data),
         delay_seconds=form.delay_seconds.data,
         options=options,
     )
+
+
+def _check_the_rest(form: SourceForm, kind: str, name: str, config_names: Any) -> list[str]:
+    """After the form's own checks failed, the source's checks too, so every problem shows
+    at once; fields that already have an error keep just that one."""
+    if "csrf_token" in form.errors:
+        return []
+    try:
+        stored_sources.check_entry(_entry(form, kind, name), config_names)
+    except InvalidSource as exc:
+        fresh = [e for e in exc.errors if not (e.field in form and form[e.field].errors)]
+        return _show_errors(form, fresh)
+    return []
 
 
 def _show_errors(form: SourceForm, errors: list) -> list[str]:
@@ -225,6 +240,9 @@ def add(kind: str):
             when = "within a minute" if row.enabled else "once you enable it"
             flash(f"Added {row.name}. Its first harvest starts {when}.", "success")
             return redirect(url_for("sources.source", name=row.name))
+    elif form.is_submitted():
+        config_names = current_app.config["SETTINGS"].sources.keys()
+        general = _check_the_rest(form, kind, form.name.data or "", config_names)
     status = 400 if request.method == "POST" else 200
     return render_template(
         "sources/edit.html", form=form, kind=kind, row=None, general=general
@@ -272,6 +290,9 @@ def edit(name: str):
             session.commit()
             flash(f"Saved the changes to {row.name}; they apply from its next run.", "success")
             return redirect(url_for("sources.source", name=row.name))
+    elif form.is_submitted():
+        config_names = set(current_app.config["SETTINGS"].sources) - {row.name}
+        general = _check_the_rest(form, row.kind, row.name, config_names)
     status = 400 if request.method == "POST" else 200
     return render_template(
         "sources/edit.html", form=form, kind=row.kind, row=row, general=general

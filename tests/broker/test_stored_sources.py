@@ -193,6 +193,21 @@ def test_each_bad_field_gets_its_own_message(client, admin, sessions, csrf_token
     missing = text(post_form(client, csrf_token, "/sources/add/html_listing", name="x"), 400)
     assert field_errors(missing, "item_selector") == ["Enter the selector of each tender"]
     assert field_errors(missing, "url") == ["Enter its web address"]
+    # Every problem at once: a missing address doesn't hide a bad name or selector.
+    several = text(
+        post_form(
+            client,
+            csrf_token,
+            "/sources/add/html_listing",
+            name="Not A Name!",
+            interval_minutes="60",
+            item_selector="tr[",
+        ),
+        400,
+    )
+    assert field_errors(several, "url") == ["Enter its web address"]
+    assert field_errors(several, "name")[0].startswith("Use up to 60 lower-case letters")
+    assert field_errors(several, "item_selector")[0].startswith("Bad CSS selector 'tr['")
     with sessions() as s:
         assert s.scalar(select(func.count(ConfiguredSource.id))) == 0
 
