@@ -153,7 +153,8 @@ class Settings:
     testing: bool = False
 
     def enabled_sources(self) -> list[SourceSettings]:
-        """The sources the scheduler and `broker harvest` run by default."""
+        """config.toml's enabled sources; `broker.stored_sources.enabled_sources` adds the
+        ones admins stored on the Sources page (this module never reads the database)."""
         return [s for s in self.sources.values() if s.enabled]
 
 
