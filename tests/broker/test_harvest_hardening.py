@@ -146,6 +146,11 @@ def test_broker_harvest_runs_every_source_whatever_one_of_them_does(
     assert "Done: harvested 3 records (3 new notices, 0 rejected) from 5 sources; 4 failed." in (
         lines
     )
+    listed = cli_runner("sources")
+    assert listed.exit_code == 0, listed.output
+    table = {line.split("│")[1].strip(): line for line in listed.output.splitlines() if "│" in line}
+    assert "Sources page" in table["gopher-site"] and "config.toml" in table["good"]
+    assert "failed" in table["too_big"] and "ok" in table["good"]
     # A name that is not configured stops the command before it harvests anything.
     typo = cli_runner("harvest", "good", "godo")
     assert typo.exit_code == 1
