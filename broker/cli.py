@@ -20,6 +20,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from feeds.files import FORMATS as FILE_FORMATS
+
 from . import migrate
 from .clock import utcnow
 from .config import Settings, load_settings
@@ -146,7 +148,7 @@ def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) ->
     import waitress
 
     from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler
+    from .scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
 
     settings = rt.settings
     with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
@@ -154,7 +156,7 @@ def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) ->
         if run_scheduler and leader:
             scheduler = build_scheduler(rt.app)
             scheduler.start()
-            names = ", ".join(s.name for s in settings.enabled_sources()) or "none"
+            names = ", ".join(harvest_job_names(scheduler)) or "none"
             click.echo(f"Scheduler started; sources: {names}")
         elif run_scheduler:
             click.echo("Another broker process is running the scheduler; serving the web app only.")
@@ -267,17 +269,29 @@ def db_current(rt: Runtime) -> None:
 @click.argument("sources", nargs=-1)
 @pass_runtime
 def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
-    """Harvest SOURCES now (default: every enabled source)."""
+    """Harvest SOURCES now (default: every enabled source, in config.toml or added on the
+    Sources page)."""
+    from .errors import UnknownSource
+    from .stored_sources import all_sources
+
     settings = rt.settings
-    names = list(sources) or [s.name for s in settings.enabled_sources()]
+    with rt.sessions() as session:
+        known = all_sources(session, settings)
+    names = list(sources) or [s.name for s in known.values() if s.enabled]
     if not names:
-        click.echo("No sources are enabled in config.toml.")
+        click.echo("No sources are enabled in config.toml or on the Sources page.")
         return
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UnknownSource(
+            f"no source called {', '.join(repr(n) for n in unknown)} in config.toml or on the "
+            f"Sources page (configured: {', '.join(known) or 'none'})"
+        )
     summaries = []
     with progress_bar() as progress:
         for name in names:
-            summaries.append(
-                harvest_source(
+            try:
+                summary = harvest_source(
                     rt.sessions,
                     settings,
                     name,
@@ -286,7 +300,10 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
                     on_page=_page_reporter(progress, name),
                     after_store=store_hook(rt.app),
                 )
-            )
+            except Exception as exc:  # one source's trouble must not stop the others
+                logger.exception("harvest of %s failed", name)
+                summary = RunSummary(name, 0, "failed", 0, 0, 0, 0, 0, 0, 0, f"{exc}")
+            summaries.append(summary)
     _tell_members(rt)
     _finish(summaries, "harvested")
 
@@ -296,10 +313,11 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
 @click.option(
     "--format",
     "file_format",
-    type=click.Choice(["auto", "ocds"]),
+    type=click.Choice(list(FILE_FORMATS)),
     default="auto",
     show_default=True,
-    help="File format; auto detects it from the content.",
+    help="File format: ocds (OCDS JSON), ted (TED notice XML, eForms or R2.0.9, alone or "
+    "zipped, or a saved TED search response); auto tells them apart from the content.",
 )
 @pass_runtime
 def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
@@ -361,33 +379,42 @@ def _finish(summaries: list[RunSummary], verb: str) -> None:
 @cli.command()
 @pass_runtime
 def sources(rt: Runtime) -> None:
-    """Each configured source with its last run and health."""
+    """Each source (config.toml's and those added on the Sources page) with its health."""
+    from .stored_sources import all_sources
+
     with rt.sessions() as session:
         health = source_health(session)
+        known = all_sources(session, rt.settings)
     table = Table(title="Sources")
     for column in (
         "source",
         "kind",
+        "from",
         "enabled",
         "every",
         "last run",
         "status",
         "new/upd/rej",
         "failures",
+        "backing off until",
         "last error",
     ):
         table.add_column(column)
-    for name, source in rt.settings.sources.items():
+    now = utcnow()
+    for name, source in known.items():
         state, run = health.get(name, (None, None))
+        wait = state.next_attempt_at if state else None
         table.add_row(
             name,
             source.kind,
+            "config.toml" if name in rt.settings.sources else "Sources page",
             "yes" if source.enabled else "no",
             f"{source.interval_minutes} min",
             run.started_at.strftime("%Y-%m-%d %H:%M") if run else "never",
             run.status if run else "-",
             f"{run.new}/{run.updated}/{run.rejected}" if run else "-",
             str(state.consecutive_failures) if state else "0",
+            wait.strftime("%Y-%m-%d %H:%M") if wait and wait > now else "-",
             (run.error or "") if run else "",
         )
     Console(width=200).print(table)

@@ -38,6 +38,8 @@ class WebSettings:
     secret_key: str = ""
     base_url: str = ""
     page_size: int = 50
+    # "Extract details" on Add a notice may read links to loopback and private addresses.
+    extract_private_links: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class Settings:
     testing: bool = False
 
     def enabled_sources(self) -> list[SourceSettings]:
-        """The sources the scheduler and `broker harvest` run by default."""
+        """config.toml's enabled sources; `broker.stored_sources.enabled_sources` adds the
+        ones admins stored on the Sources page (this module never reads the database)."""
         return [s for s in self.sources.values() if s.enabled]
 
 

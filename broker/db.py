@@ -6,6 +6,7 @@ owns the transaction, through `session_scope` or the request session.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -59,13 +60,26 @@ class Base(DeclarativeBase):
 
 def _json_dumps(value: Any) -> str:
     # orjson is several times faster than json for the JSON columns of bulk imports.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        # orjson refuses lone surrogates and nesting past 255 levels; json writes both
+        # (surrogates as escapes, which SQLite keeps; PostgreSQL's jsonb refuses them, so
+        # harvests make text storable first: broker.source_records.storable).
+        return json.dumps(value, default=str)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # what only the json module wrote (see _json_dumps)
+        return json.loads(text)
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
-    json_options = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    json_options = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ SOURCE_NAMES = {
     "contracts_finder": "Contracts Finder",
     "find_a_tender": "Find a Tender",
     "ted": "TED",
+    "rss": "RSS or Atom feed",
+    "html_listing": "Web page listing",
     "manual": "Entered by a coordinator",
 }
 CURRENCY_SIGNS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -62,10 +64,12 @@ def days_left(deadline: datetime | None, now: datetime) -> str:
 def paragraphs(text: str | None) -> Markup:
     """Plain text as escaped paragraphs, keeping its line breaks; never raw HTML."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text or "") if b.strip()]
-    return Markup("".join(
-        "<p>" + "<br>\n".join(escape(line) for line in block.splitlines()) + "</p>"
-        for block in blocks
-    ))
+    return Markup(
+        "".join(
+            "<p>" + "<br>\n".join(escape(line) for line in block.splitlines()) + "</p>"
+            for block in blocks
+        )
+    )
 
 
 # (endpoint, label, admins only) for the main navigation, in order.

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feeds import files
 from feeds.errors import FeedError
-from feeds.types import Page
+from feeds.types import Page, Rejection
 
 from .config import Settings
 from .dedupe import Thresholds
@@ -28,12 +30,16 @@ from .intake import StoreResult, store_notices
 from .locks import exclusive
 from .models import HarvestRun, RejectedRecord
 from .prefetch import prepared_pages
-from .source_records import Packed
+from .source_records import Packed, Prepared, prepare, storable_json, storable_text
 from .sources import build_fetcher, build_harvester, record_health, state_row
+from .stored_sources import all_sources, find_source
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# The database is unreachable or busy, not refusing a record: nothing in the page is at
+# fault, so the run stops without storing it and the next run fetches it again.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 AfterStore = Callable[[Session, StoreResult, datetime], None]
 
 
@@ -82,12 +88,17 @@ def harvest_source(
     after_store: AfterStore | None = None,
     on_page: Callable[[Page, RunSummary], None] | None = None,
 ) -> RunSummary:
-    """Harvest one configured source from its saved state."""
-    source = settings.sources.get(name)
-    if source is None:
-        known = ", ".join(sorted(settings.sources)) or "none"
-        raise UnknownSource(f"no source called '{name}' in config.toml (configured: {known})")
-    harvester = build_harvester(source)
+    """Harvest one source (from config.toml or the Sources page) from its saved state."""
+    with sessions() as session:
+        source = find_source(session, settings, name)
+        if source is None:
+            known = ", ".join(all_sources(session, settings)) or "none"
+            raise UnknownSource(
+                f"no source called '{name}' in config.toml or on the Sources page "
+                f"(configured: {known})"
+            )
+    # Downstream (back-off, health) looks the source up in settings.sources.
+    settings = dataclasses.replace(settings, sources={**settings.sources, name: source})
     with exclusive(sessions.kw["bind"], f"harvest:{name}") as acquired:
         if not acquired:
             return RunSummary(
@@ -103,12 +114,18 @@ def harvest_source(
                 rejected=0,
                 error="another process is harvesting this source right now",
             )
-        own_fetcher = fetcher is None
-        fetch = fetcher or build_fetcher(settings, source, harvester)
         with sessions.begin() as session:
+            close_interrupted_runs(session, name, clock())
             state = state_row(session, name, clock()).state or {}
+        fetch = fetcher
         try:
+            harvester = build_harvester(source)
+            fetch = fetcher or build_fetcher(settings, source, harvester)
             pages = harvester.pages(fetch, dict(state), clock())
+        except (KeyError, TypeError, ValueError) as exc:
+            # A source stored by an older version, say: recorded like any other failure.
+            pages = iter([Page(name, error=f"cannot set up the harvester: {exc}")])
+        try:
             return run_pages(
                 sessions,
                 name,
@@ -121,8 +138,30 @@ def harvest_source(
                 save_state=True,
             )
         finally:
-            if own_fetcher:
+            if fetch is not None and fetcher is None:
                 fetch.close()
+
+
+def close_interrupted_runs(session: Session, name: str, now: datetime) -> int:
+    """Mark the source's runs still "running" as interrupted; flushes.
+
+    Called while holding the source's harvest lock, so no such run is alive: its process
+    died (killed, or the machine stopped) before it could finish. What it stored page by
+    page stays, and this run resumes from the state saved with its last page.
+    """
+    result = session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.source == name, HarvestRun.status == "running")
+        .values(
+            status="interrupted",
+            error="stopped before it finished (the process ended); the next run resumed "
+            "from the last page stored",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        logger.warning("%s: %d earlier run(s) had been interrupted", name, result.rowcount)
+    return result.rowcount
 
 
 def import_file(
@@ -261,11 +300,57 @@ class _Run:
             self.id = row.id
 
     def store(self, page: Page) -> None:
-        """Store one page; if its transaction rolls back, so do its counts."""
+        """Store one page in one transaction, with the state to resume from.
+
+        If that fails on something in the page (a record the database refuses), its
+        records are stored one transaction each and those that fail are rejected with
+        the reason, so one bad record never loses the rest. If the database itself is
+        away, nothing is stored and the run stops: the next one fetches the page again.
+        """
         before = dataclasses.replace(self.counts)
         try:
             with self.sessions.begin() as session:
                 self._store(session, page, self.clock())
+            return
+        except DATABASE_AWAY:
+            self.counts = before
+            raise
+        except Exception as exc:
+            self.counts = before
+            if not page.notices:
+                raise
+            logger.warning(
+                "%s: %s could not be stored in one go (%s); storing it record by record",
+                self.name,
+                page.label,
+                _first_line(exc),
+            )
+        except BaseException:
+            self.counts = before
+            raise
+        self._store_one_by_one(page)
+
+    def _store_one_by_one(self, page: Page) -> None:
+        refused: list[Rejection] = []
+        for item in page.notices:
+            before = dataclasses.replace(self.counts)
+            try:
+                with self.sessions.begin() as session:
+                    self._store_notices(session, [item], page.label, self.clock())
+            except DATABASE_AWAY:
+                self.counts = before
+                raise
+            except Exception as exc:
+                self.counts = before
+                notice = item.notice if isinstance(item, Packed | Prepared) else item
+                reason = f"could not be stored: {type(exc).__name__}: {_first_line(exc)}"
+                logger.warning("%s %s: %s", notice.source, notice.source_id, reason)
+                refused.append(Rejection(notice.source, page.label, reason, notice.source_id))
+        rest = dataclasses.replace(page, notices=(), rejections=(*page.rejections, *refused))
+        before = dataclasses.replace(self.counts)
+        try:
+            with self.sessions.begin() as session:
+                self._store(session, rest, self.clock())
         except BaseException:
             self.counts = before
             raise
@@ -275,52 +360,56 @@ class _Run:
         counts.pages += 1
         if page.error:
             counts.failed_pages += 1
-            counts.last_error = f"{page.label}: {page.error}"
+            counts.last_error = storable_text(f"{page.label}: {page.error}")
         if page.notices:
-            result = store_notices(
-                session,
-                page.notices,
-                now,
-                thresholds=self.thresholds,
-                keep_raw=self.settings.harvest.keep_raw,
-            )
-            counts.add(result)
-            if self.after_store and result.touched:
-                self.after_store(session, result, now)
+            self._store_notices(session, page.notices, page.label, now)
         for rejection in page.rejections:
             counts.rejected += 1
             session.add(
                 RejectedRecord(
                     run_id=self.id,
-                    source=rejection.source or self.name,
-                    position=rejection.position,
-                    record_id=rejection.record_id,
-                    reason=rejection.reason,
+                    source=storable_text(rejection.source or self.name),
+                    position=storable_text(rejection.position),
+                    record_id=storable_text(rejection.record_id) if rejection.record_id else None,
+                    reason=storable_text(rejection.reason),
                     kept=False,
                     created_at=now,
                 )
             )
-        for item in page.notices:
-            notice = item.notice if isinstance(item, Packed) else item
-            session.add_all(
-                RejectedRecord(
-                    run_id=self.id,
-                    source=notice.source,
-                    position=page.label,
-                    record_id=notice.source_id,
-                    reason=problem,
-                    kept=True,
-                    created_at=now,
-                )
-                for problem in notice.problems
-            )
         if self.save_state and page.state is not None:
             state = state_row(session, self.name, now)
-            state.state = dict(page.state)
+            state.state = storable_json(dict(page.state))
             state.updated_at = now
         row = session.get(HarvestRun, self.id)
         counts.write(row)
         row.error = counts.last_error
+
+    def _store_notices(
+        self, session: Session, items: Sequence[Any], label: str, now: datetime
+    ) -> None:
+        """Store notices, match them, and list the problems each was kept with."""
+        keep_raw = self.settings.harvest.keep_raw
+        prepared = [prepare(item, keep_raw) for item in items]
+        result = store_notices(
+            session, prepared, now, thresholds=self.thresholds, keep_raw=keep_raw
+        )
+        self.counts.add(result)
+        if self.after_store and result.touched:
+            self.after_store(session, result, now)
+        position = storable_text(label)
+        session.add_all(
+            RejectedRecord(
+                run_id=self.id,
+                source=item.notice.source,
+                position=position,
+                record_id=item.notice.source_id,
+                reason=problem,
+                kept=True,
+                created_at=now,
+            )
+            for item in prepared
+            for problem in item.notice.problems
+        )
 
     def finish(self, fatal: str | None) -> RunSummary:
         """Close the run with its status and, for a harvested source, its health."""
@@ -333,7 +422,9 @@ class _Run:
             row.error = fatal or self.counts.last_error
             self.counts.write(row)
             if self.save_state:
-                record_health(session, self.name, status, row.error, now, self.settings)
+                record_health(
+                    session, self.name, status, row.error, now, self.settings, row.started_at
+                )
         return self.counts.summary(self.name, self.id, status, fatal)
 
 
@@ -345,3 +436,9 @@ def _status(counts: _Counts, fatal: str | None) -> str:
     if fatal or counts.failed_pages or counts.rejected:
         return "partial"
     return "ok"
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line (SQLAlchemy puts the statement and parameters below it)."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -15,21 +15,26 @@ from sqlalchemy.orm import Session
 from .config import Settings, SourceSettings
 from .errors import UnknownSource
 from .jobs import harvest_job
-from .models import HarvestRun, RejectedRecord, SourceState
+from .models import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
 from .paging import Paged, paginate
 from .sources import latest_run, source_health
+from .stored_sources import all_sources, find_source, stored_row
 
 IMPORT_PREFIX = "import:"
 
 
 @dataclass(frozen=True)
 class SourceHealth:
-    """One configured source: its settings, saved state and latest run."""
+    """One configured source: its settings, saved state and latest run.
+
+    `stored` is the row of a source added on the Sources page (None for config.toml's).
+    """
 
     name: str
     settings: SourceSettings | None
     state: SourceState | None
     last_run: HarvestRun | None
+    stored: ConfiguredSource | None = None
 
     @property
     def failures(self) -> int:
@@ -43,20 +48,27 @@ class SourceHealth:
 
 
 def overview(session: Session, settings: Settings) -> list[SourceHealth]:
-    """Every configured source's health, in config order."""
+    """Every source's health: config.toml's in file order, then those added on the page."""
     health = source_health(session)
+    rows = {row.name: row for row in session.scalars(select(ConfiguredSource))}
     return [
-        SourceHealth(name, source, *health.get(name, (None, None)))
-        for name, source in settings.sources.items()
+        SourceHealth(
+            name,
+            source,
+            *health.get(name, (None, None)),
+            stored=rows.get(name) if name not in settings.sources else None,
+        )
+        for name, source in all_sources(session, settings).items()
     ]
 
 
 def source_detail(session: Session, settings: Settings, name: str) -> SourceHealth:
-    """One source's health: a configured source, or a file import that has run.
+    """One source's health: a configured or stored source, or a file import that has run.
 
     Raises UnknownSource for anything else.
     """
-    source = settings.sources.get(name)
+    source = find_source(session, settings, name)
+    stored = stored_row(session, name) if name not in settings.sources else None
     if source is None and not (
         name.startswith(IMPORT_PREFIX)
         and session.scalar(select(HarvestRun.id).where(HarvestRun.source == name).limit(1))
@@ -65,7 +77,7 @@ def source_detail(session: Session, settings: Settings, name: str) -> SourceHeal
     state, last = source_health(session).get(name, (None, None))
     if last is None:
         last = latest_run(session, name)
-    return SourceHealth(name, source, state, last)
+    return SourceHealth(name, source, state, last, stored)
 
 
 def runs(session: Session, name: str, page: int, page_size: int) -> Paged[HarvestRun]:
@@ -104,13 +116,13 @@ def imports(session: Session, page: int, page_size: int) -> Paged[HarvestRun]:
     return paginate(session, query, page, page_size)
 
 
-def start_harvest(app: Flask, settings: Settings, name: str) -> threading.Thread:
-    """Harvest a configured source now, in a background thread (the job's own sessions).
+def start_harvest(app: Flask, session: Session, settings: Settings, name: str) -> threading.Thread:
+    """Harvest a source now, in a background thread (the job's own sessions).
 
-    Raises UnknownSource when no such source is configured.
+    Raises UnknownSource when no such source is configured or stored.
     """
-    if name not in settings.sources:
-        raise UnknownSource(f"no source called '{name}' in config.toml")
+    if find_source(session, settings, name) is None:
+        raise UnknownSource(f"no source called '{name}'")
     # An admin asked for it: run even if the source is backing off after failures.
     thread = threading.Thread(
         target=harvest_job,

@@ -26,6 +26,7 @@ from .models import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from .source_records import (
     Packed,
     Prepared,
+    RawNotKept,
     pack_raw,
     prepare,
     unique_releases,
@@ -172,11 +173,11 @@ def _update_source(row: NoticeSource, item: Prepared, now: datetime, keep_raw: b
         if ids != sorted(known):
             row.release_ids = ids
             if keep_raw and previous is not None:
-                row.raw = pack_raw(unique_releases([*previous, *incoming]))
+                _repack(row, [*previous, *incoming])
         return False
     if keep_raw:
         if previous is not None:
-            row.raw = pack_raw(unique_releases([*previous, *incoming]))
+            _repack(row, [*previous, *incoming])
         elif item.packed is not None:
             row.raw = item.packed
     notice = item.notice
@@ -188,6 +189,14 @@ def _update_source(row: NoticeSource, item: Prepared, now: datetime, keep_raw: b
     row.release_date = notice.release_date or row.release_date
     row.updated_at = now
     return True
+
+
+def _repack(row: NoticeSource, raws: list[Any]) -> None:
+    """Keep every release of the record; one that cannot be written leaves the old copy."""
+    try:
+        row.raw = pack_raw(unique_releases(raws))
+    except RawNotKept as exc:
+        logger.warning("%s %s: %s; the earlier raw copy is kept", row.source, row.source_id, exc)
 
 
 @dataclass(frozen=True)

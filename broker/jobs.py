@@ -15,6 +15,8 @@ from .locks import exclusive
 from .mail import kick
 from .matching import store_hook
 from .models import SourceState
+from .sources import backing_off
+from .stored_sources import find_source
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +26,36 @@ TELL_LOCK = "broker-tell-members"
 
 
 def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool = False) -> None:
-    """Harvest one source, unless it is backing off after repeated failures (and not forced)."""
+    """Harvest one source, unless it is backing off after repeated failures (and not forced).
+
+    A scheduled run of a source that was disabled or deleted on the Sources page since
+    the scheduler last synced its jobs does nothing.
+    """
     with app.app_context():
+        settings = app.config["SETTINGS"]
         sessions = get_sessions(app)
         now = utcnow()
-        with sessions.begin() as session:
-            state = session.get(SourceState, name)
-            wait_until = state.next_attempt_at if state else None
-        if wait_until and wait_until > now and not force:
+        try:
+            with sessions.begin() as session:
+                source = find_source(session, settings, name)
+                state = session.get(SourceState, name)
+                wait_until = state.next_attempt_at if state else None
+        except Exception:  # the database may be away for a moment; try at the next run
+            logger.exception("harvest job for %s could not read its state", name)
+            return
+        if source is None:
+            logger.info("skipping %s: it is no longer configured", name)
+            return
+        if not force and trigger == "schedule" and not source.enabled:
+            logger.info("skipping %s: it is disabled", name)
+            return
+        if backing_off(wait_until, now) and not force:
             logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
             return
         try:
             summary = harvest_source(
                 sessions,
-                app.config["SETTINGS"],
+                settings,
                 name,
                 utcnow,
                 trigger=trigger,

@@ -2,8 +2,9 @@
 tips from buyers. They go through the harvest's own pipeline (de-duplicated, stored with
 a history, matched), as source "manual".
 
-The service takes plain values, so a form, or later text extracted from a pasted
-notice, can fill them in.
+The service takes plain values, so a form, or text extracted from a pasted notice or
+a linked page (`extract`), can fill them in. Extracting only suggests: nothing is stored
+until the coordinator has checked the form and saved it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Session
 
 import matchers
 from feeds.codes import merge_key_in_link, merge_keys_in_text
-from feeds.types import Money
+from feeds.extract import ExtractedFields, extract_from_page, extract_notice_fields
+from feeds.types import Fetch, Money
 from feeds.types import Notice as Harvested
 
 from .errors import BrokerError
@@ -72,6 +74,62 @@ class ManualResult:
     notice: Notice
     merged: bool
     matches: int
+
+
+_SINGLE_URL = re.compile(r"https?://\S+")
+# Words that say what kind of opportunity a pasted text is, tried in order.
+_KIND_WORDS = (
+    ("quick_quote", re.compile(r"\bquick\s*quote\b", re.IGNORECASE)),
+    ("subcontract", re.compile(r"\bsub-?\s?contract", re.IGNORECASE)),
+)
+
+
+def is_link(text: str) -> bool:
+    """Whether pasted text is just a web address (then the page is read, not the text)."""
+    return bool(_SINGLE_URL.fullmatch(text.strip()))
+
+
+def extract(text: str, fetch: Fetch | None = None) -> ExtractedFields:
+    """Guess a notice's fields from pasted text, or from the page a pasted link names.
+
+    `fetch` reads the page (the caller builds it with the configured limits); it raises
+    feeds' FetchError when the page cannot be read.
+    """
+    text = text.strip()
+    if is_link(text):
+        if fetch is None:
+            raise ValueError("reading a link needs a fetch")
+        response = fetch.get(text)
+        return extract_from_page(response.content, url=response.url, headers=response.headers)
+    return extract_notice_fields(text)
+
+
+def suggested_values(fields: ExtractedFields, text: str) -> dict[str, object]:
+    """The Add a notice form's fields as the extracted values fill them in.
+
+    CPV codes that are not real codes are left out rather than offered for saving.
+    """
+    values: dict[str, object] = {
+        "title": fields.title or "",
+        "buyer": fields.buyer or "",
+        "description": fields.description,
+        "url": fields.url or "",
+    }
+    for kind, words in _KIND_WORDS:
+        if words.search(text) or (fields.description and words.search(fields.description)):
+            values["kind"] = kind
+            break
+    if fields.deadline is not None:
+        local = fields.deadline.astimezone(LONDON)
+        values["deadline_date"] = local.date()
+        values["deadline_time"] = local.time().replace(second=0, microsecond=0)
+    if fields.value is not None and fields.value.amount is not None:
+        amount = fields.value.amount
+        values["value"] = f"{amount:.0f}" if amount == int(amount) else f"{amount:.2f}"
+    codes = [code for code in fields.cpv if matchers.cpv_label(code) is not None]
+    if codes:
+        values["cpv"] = " ".join(codes)
+    return values
 
 
 def uk_deadline(day: date, at: time | None = None) -> datetime:

@@ -87,7 +87,7 @@ def run_scheduler_process(config_path: str | None, report_fd: int, parent: int) 
     from . import create_app
     from .config import load_settings
     from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler
+    from .scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -107,7 +107,7 @@ def run_scheduler_process(config_path: str | None, report_fd: int, parent: int) 
         scheduler = build_scheduler(app)
         scheduler.start()
         try:
-            names = ", ".join(s.name for s in app.config["SETTINGS"].enabled_sources())
+            names = ", ".join(harvest_job_names(scheduler))
             report.write(f"started: {names or 'none'}\n")
             report.flush()
             # Killed without a chance to stop us, `broker up` would leave a scheduler behind.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,26 +54,144 @@ class Prepared:
         return unpack_raw(self.packed)
 
 
+class RawNotKept(ValueError):
+    """Raised by `pack_raw` when a payload cannot be written as JSON at all (nested too
+    deeply even for the json module); the notice is then stored without it."""
+
+
+# Characters a database cannot store in text: lone UTF-16 surrogates, which a JSON
+# escape such as "\ud800" decodes to, and NUL, which PostgreSQL refuses.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """`text` with every character a database cannot store replaced by U+FFFD."""
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
+
+
+def storable_json(value: Any, depth: int = 0) -> Any:
+    """A JSON-like value (a saved state, say) with its strings made storable."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if depth > 100:
+        return value  # deeper than any state a harvester saves; the column copes or refuses
+    if isinstance(value, dict):
+        return {storable_json(k, depth + 1): storable_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable_json(v, depth + 1) for v in value]
+    return value
+
+
+# The notice's text, checked on every record (a bulk import's hot path): plain strings,
+# then tuples of strings.
+_TEXT_FIELDS = (
+    "source",
+    "source_id",
+    "title",
+    "description",
+    "url",
+    "buyer",
+    "place",
+    "procedure",
+    "notice_type",
+    "status",
+    "release_id",
+)
+_TEXT_TUPLES = ("cpv", "regions", "reserved_kinds", "merge_keys")
+
+
+def _unstorable_in(notice: Harvested) -> bool:
+    search = _UNSTORABLE.search
+    for name in _TEXT_FIELDS:
+        value = getattr(notice, name)
+        if value and search(value):
+            return True
+    for name in _TEXT_TUPLES:
+        if any(search(v) for v in getattr(notice, name)):
+            return True
+    for lot in notice.lots:
+        if search(lot.title) or search(lot.description) or (lot.id and search(lot.id)):
+            return True
+        if any(search(v) for v in lot.cpv):
+            return True
+    return False
+
+
+def storable(notice: Harvested) -> Harvested:
+    """The notice with unstorable characters replaced, saying where, as a kept problem.
+
+    Its raw payload is left alone: `pack_raw` keeps it exactly, as JSON escapes.
+    """
+    if not _unstorable_in(notice):
+        return notice
+    changed: dict[str, Any] = {}
+    for f in dataclasses.fields(notice):
+        if f.name in ("raw", "problems"):
+            continue
+        value = getattr(notice, f.name)
+        clean = _storable_value(value)
+        if clean is not value:
+            changed[f.name] = clean
+    if not changed:
+        return notice
+    problem = (
+        f"{', '.join(changed)}: characters that cannot be stored (a lone surrogate or NUL) "
+        f"were replaced with {REPLACEMENT}"
+    )
+    return dataclasses.replace(notice, **changed, problems=(*notice.problems, problem))
+
+
+def _storable_value(value: Any) -> Any:
+    """The same object when nothing needs replacing, else a cleaned copy."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, tuple):
+        items = [_storable_value(v) for v in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return tuple(items)
+    if isinstance(value, Lot | Money):
+        changes = {}
+        for f in dataclasses.fields(value):
+            old = getattr(value, f.name)
+            new = _storable_value(old)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    return value
+
+
 def pack(item: Harvested, keep_raw: bool = True) -> Packed:
     """Compress a notice's raw releases (when kept) and drop the parsed ones."""
     raws = raw_releases(item)
+    notice, packed = _packed(storable(item), raws, keep_raw)
     return Packed(
-        notice=dataclasses.replace(item, raw=None),
-        packed=pack_raw(raws) if keep_raw and raws else None,
+        notice=dataclasses.replace(notice, raw=None),
+        packed=packed,
         release_ids=tuple(sorted(release_ids(raws))),
     )
+
+
+def _packed(notice: Harvested, raws: list[Any], keep_raw: bool) -> tuple[Harvested, bytes | None]:
+    """The packed raw payload; a payload that cannot be packed is noted on the notice."""
+    if not (keep_raw and raws):
+        return notice, None
+    try:
+        return notice, pack_raw(raws)
+    except RawNotKept as exc:
+        return dataclasses.replace(notice, problems=(*notice.problems, str(exc))), None
 
 
 def prepare(item: Harvested | Packed | Prepared, keep_raw: bool = True) -> Prepared:
     """Compute a notice's stored form: data, digest, packed raw releases and their ids."""
     if isinstance(item, Prepared):
         return item
-    if isinstance(item, Packed):
+    if isinstance(item, Packed):  # made storable by `pack`
         notice, packed, ids = item.notice, item.packed, item.release_ids
     else:
         raws = raw_releases(item)
-        notice = item
-        packed = pack_raw(raws) if keep_raw and raws else None
+        notice, packed = _packed(storable(item), raws, keep_raw)
         ids = tuple(sorted(release_ids(raws)))
     data = notice_data(notice)
     return Prepared(
@@ -142,7 +262,7 @@ def raw_releases(item: Harvested) -> list[Any]:
 
 def release_ids(raws: Iterable[Any]) -> set[str]:
     """The ids of the OCDS releases among `raws`."""
-    return {str(r["id"]) for r in raws if isinstance(r, dict) and r.get("id")}
+    return {storable_text(str(r["id"])) for r in raws if isinstance(r, dict) and r.get("id")}
 
 
 def unique_releases(raws: Sequence[Any]) -> list[Any]:
@@ -156,8 +276,22 @@ def unique_releases(raws: Sequence[Any]) -> list[Any]:
 
 
 def pack_raw(raws: Sequence[Any]) -> bytes:
-    """Compress the raw releases kept for re-deriving a notice after a parser fix."""
-    text = orjson.dumps(list(raws), default=_json_number)
+    """Compress the raw releases kept for re-deriving a notice after a parser fix.
+
+    Raises RawNotKept for a payload nested too deeply to write as JSON at all.
+    """
+    try:
+        text = orjson.dumps(list(raws), default=_json_number)
+    except TypeError:  # orjson.JSONEncodeError
+        # orjson refuses lone surrogates (a JSON "\ud800" escape decodes to one) and
+        # nesting past 255 levels; the json module writes both, the first as escapes.
+        try:
+            text = json.dumps(list(raws), default=_json_number).encode("ascii")
+        except (RecursionError, ValueError, TypeError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise RawNotKept(
+                f"raw payload not kept: it cannot be written as JSON ({reason})"
+            ) from None
     # Level 1: half the time of the default level for 8% more bytes.
     return zlib.compress(text, 1)
 
@@ -172,4 +306,10 @@ def _json_number(value: Any) -> Any:
 
 def unpack_raw(blob: bytes | None) -> list[Any]:
     """The raw releases stored with a source record."""
-    return orjson.loads(zlib.decompress(blob)) if blob else []
+    if not blob:
+        return []
+    text = zlib.decompress(blob)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # written by the json module: see pack_raw
+        return json.loads(text)

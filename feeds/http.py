@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +50,10 @@ class HttpPolicy:
     throttle: Mapping[int, float] = field(default_factory=dict)
     # True, False, or a CA bundle path (PCS's API host omits an intermediate cert).
     verify: bool | str = True
+    # Refuse hosts that resolve to loopback, private, link-local or other non-public
+    # addresses, redirects included: for URLs a person pasted, which must not reach
+    # the broker's own network.
+    public_only: bool = False
 
     def updated(self, changes: Mapping[str, Any]) -> HttpPolicy:
         """Return a copy with `changes` applied; `throttle` mappings are merged key by key."""
@@ -60,6 +66,25 @@ class HttpPolicy:
             throttle = {int(k): float(v) for k, v in values["throttle"].items()}
             values["throttle"] = {**self.throttle, **throttle}
         return dataclasses.replace(self, **values)
+
+
+class _PrivateHost(httpx.HTTPError):
+    """A public_only request named a host on a non-public address."""
+
+
+def _refuse_private_host(request: httpx.Request) -> None:
+    host = request.url.host
+    try:
+        addresses = {str(ipaddress.ip_address(host))}
+    except ValueError:  # a name, not an address literal
+        try:
+            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            return  # unresolvable: the request itself fails with a clear connect error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global:
+            raise _PrivateHost(f"{host} is a private or local address ({ip}); not fetched")
 
 
 class _Retry(Exception):
@@ -93,6 +118,7 @@ class Fetcher:
             transport=transport,
             verify=self.policy.verify,
             follow_redirects=True,
+            event_hooks={"request": [_refuse_private_host]} if self.policy.public_only else None,
         )
 
     def __enter__(self) -> Fetcher:
@@ -129,8 +155,9 @@ class Fetcher:
                 return self._attempt(method, url, params, json)
             except _Retry as failure:
                 if attempt == attempts:
+                    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
                     raise FetchError(
-                        url, f"gave up after {attempts} attempts: {failure.reason}", failure.status
+                        url, f"gave up after {tries}: {failure.reason}", failure.status
                     ) from None
                 wait = failure.wait
                 if wait is None:
@@ -160,10 +187,15 @@ class Fetcher:
                 declared = reply.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > policy.max_bytes:
                     raise ResponseTooLarge(
-                        url, f"response of {declared} bytes is over {policy.max_bytes}", status
+                        url,
+                        f"response of {declared} bytes is over {policy.max_bytes}, the size "
+                        "limit; not downloaded",
+                        status,
                     )
                 content = self._read(url, reply, started)
                 return Response(str(reply.url), status, dict(reply.headers.items()), content)
+        except _PrivateHost as exc:
+            raise FetchError(url, str(exc)) from None
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -181,11 +213,16 @@ class Fetcher:
             size += len(chunk)
             if size > policy.max_bytes:
                 raise ResponseTooLarge(
-                    url, f"response is over {policy.max_bytes} bytes", reply.status_code
+                    url,
+                    f"response is over {policy.max_bytes} bytes, the size limit; cut off",
+                    reply.status_code,
                 )
             chunks.append(chunk)
             if self._clock() - started > policy.total_timeout:
-                raise _Retry(f"took longer than {policy.total_timeout:g} s in all")
+                raise _Retry(
+                    f"took longer than {policy.total_timeout:g} s in all (the total time "
+                    "limit: the server sent it too slowly)"
+                )
         return b"".join(chunks)
 
     def _refuse(self, url: str, reply: httpx.Response) -> None:

@@ -89,6 +89,10 @@ def _text(content: bytes) -> str:
         return content.decode("cp1252", errors="replace")
 
 
+class NestedTooDeeply(ValueError):
+    """Raised by `loads_finite` for JSON nested past the parser's recursion limit."""
+
+
 def loads_finite(content: bytes) -> Any:
     """Parse JSON bytes, keeping `1e9999`, `Infinity` and `NaN` as strings (ValueError if bad)."""
     if content.startswith(_BOM):
@@ -96,7 +100,7 @@ def loads_finite(content: bytes) -> Any:
     try:
         return json.loads(_text(content), parse_float=_finite_float, parse_constant=str)
     except RecursionError:
-        raise ValueError("JSON is nested too deeply") from None
+        raise NestedTooDeeply("JSON is nested too deeply") from None
 
 
 def load_payload(content: bytes, *, where: str) -> Payload:
@@ -105,8 +109,12 @@ def load_payload(content: bytes, *, where: str) -> Payload:
         data = loads_finite(content)
     except ValueError as exc:
         salvaged: list[Any] = []
-        with contextlib.suppress(ParseError):
-            salvaged.extend(read_package(io.BytesIO(content), where=where))
+        # Salvaging streams the payload with ijson, which holds a path string per level:
+        # memory grows with the square of the depth, so a hostile 100,000-deep payload
+        # would take gigabytes. Only a payload that broke some other way is salvaged.
+        if not isinstance(exc, NestedTooDeeply):
+            with contextlib.suppress(ParseError):
+                salvaged.extend(read_package(io.BytesIO(content), where=where))
         position = ""
         if isinstance(exc, json.JSONDecodeError):
             position = f" at line {exc.lineno} column {exc.colno} (char {exc.pos})"

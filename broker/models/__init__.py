@@ -1,7 +1,7 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from ..db import Base
-from .harvest import HarvestRun, RejectedRecord, SourceState
+from .harvest import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
 from .members import CorpusSnapshot, Match, Member, MemberResponse
 from .notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from .outreach import OutboxMessage, ToldNotice
@@ -12,6 +12,7 @@ __all__ = [
     "Base",
     "Bid",
     "BidMember",
+    "ConfiguredSource",
     "CorpusSnapshot",
     "Forward",
     "HarvestRun",

@@ -1,11 +1,12 @@
-"""Harvest bookkeeping: runs, rejected records and each source's saved state."""
+"""Harvest bookkeeping: runs, rejected records, each source's saved state, and the
+sources admins add on the Sources page."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
@@ -64,3 +65,24 @@ class SourceState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConfiguredSource(Base):
+    """A source an admin added on the Sources page (an RSS feed, an HTML listing page).
+
+    Stored beside the ones in config.toml; `options` holds the kind's Options fields
+    that were set, so a kind's new defaults still reach it.
+    """
+
+    __tablename__ = "configured_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    delay_seconds: Mapped[float | None] = mapped_column(Float)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -61,9 +61,7 @@ class ToldNotice(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    notice_id: Mapped[int] = mapped_column(
-        ForeignKey("notices.id", ondelete="CASCADE"), index=True
-    )
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     first_told_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_told_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The notice as the member last heard of it.

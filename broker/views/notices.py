@@ -16,12 +16,16 @@ from wtforms import (
     TimeField,
     URLField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from feeds.errors import FetchError
+from feeds.http import Fetcher
 
 from .. import manual
 from ..clock import utcnow
 from ..db import get_session
 from ..matching import get_cache
+from ..sources import http_policy
 from .forms import choices
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
@@ -41,6 +45,31 @@ class ManualNoticeForm(FlaskForm):
     areas = TextAreaField("Place or areas")
     reserved = BooleanField("Reserved for supported businesses")
     url = URLField("Link (optional)", validators=[Length(max=2000)])
+
+
+class PasteForm(FlaskForm):
+    """A link to a notice, or its text (a forwarded Quick Quote e-mail, say)."""
+
+    paste = TextAreaField(
+        "Web address or text of the notice",
+        validators=[
+            DataRequired("Paste a web address or the text of a notice"),
+            Length(max=50_000),
+        ],
+        filters=[lambda text: text.strip() if isinstance(text, str) else text],
+    )
+
+
+# What the "we found" message calls each field the extraction can fill in.
+FOUND_LABELS = {
+    "kind": "kind",
+    "title": "title",
+    "buyer": "buyer",
+    "deadline_date": "deadline",
+    "value": "value",
+    "cpv": "CPV codes",
+    "url": "link",
+}
 
 
 def _amount(text: str | None) -> float | None:
@@ -106,4 +135,35 @@ def new():
                 flash(f"Notice saved and matched: {result.matches} {fit} it.", "success")
             return redirect(url_for("triage.notice", notice_id=result.notice.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("notices/new.html", form=form), status
+    return render_template("notices/new.html", form=form, paste=PasteForm()), status
+
+
+@bp.post("/new/extract")
+def extract():
+    """Fill in the Add a notice form from a pasted link or text; nothing is saved yet."""
+    paste = PasteForm()
+    form = ManualNoticeForm(formdata=None)
+    found = None
+    if paste.validate_on_submit():
+        text = paste.paste.data
+        try:
+            fields = _extract(text)
+        except FetchError as exc:
+            paste.paste.errors = [*paste.paste.errors, f"That page could not be read: {exc.reason}"]
+        else:
+            values = manual.suggested_values(fields, text)
+            form = ManualNoticeForm(formdata=None, data=values)
+            found = [label for name, label in FOUND_LABELS.items() if values.get(name)]
+    status = 200 if found is not None else 400
+    return render_template("notices/new.html", form=form, paste=paste, found=found), status
+
+
+def _extract(text: str):
+    if not manual.is_link(text):
+        return manual.extract(text)
+    # The network, at the edge: the configured limits, and one try, as a person is waiting.
+    # A pasted link must not reach into the broker's own network (SSRF).
+    settings = current_app.config["SETTINGS"]
+    policy = http_policy(settings, retries=0, public_only=not settings.web.extract_private_links)
+    with Fetcher(policy) as fetch:
+        return manual.extract(text, fetch)

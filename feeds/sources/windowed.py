@@ -46,7 +46,9 @@ class WindowedSource:
 
     def pages(self, fetch: Fetch, state: Mapping[str, Any], now: datetime) -> Iterator[Page]:
         """Walk the windows from the saved state up to `now`, one page per request."""
-        now = now.astimezone(UTC)
+        # Windows are kept to the second: a `now` with microseconds would leave a sliver
+        # after the last window, searched again and again as a zero-length window.
+        now = now.astimezone(UTC).replace(microsecond=0)
         done_until = _instant(state.get("done_until")) or now - timedelta(
             days=self.options.lookback_days
         )

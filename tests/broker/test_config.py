@@ -8,9 +8,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+import feeds
 from broker.config import ROOT, SECTIONS, Settings, load_settings
 from broker.errors import ConfigError
+from feeds.sources.ted import TedOptions
 from matchers import MatchConfig
 
 CONFIG = ROOT / "config.toml"
@@ -28,7 +31,115 @@ def test_shipped_config_loads_with_the_defaults():
     assert settings.database.url == ""
     assert settings.database.resolved_url().endswith("instance/broker.sqlite3")
     assert settings.database.resolved_url().startswith("sqlite:///")
-    assert {"pcs", "sell2wales", "contracts_finder", "find_a_tender"} <= set(settings.sources)
+    assert {"pcs", "sell2wales", "contracts_finder", "find_a_tender", "ted"} <= set(
+        settings.sources
+    )
+    # Only real publishers are harvested out of the box; the feed and listing page
+    # examples are commented out.
+    assert {s.kind for s in settings.sources.values()} == {
+        "pcs",
+        "sell2wales",
+        "contracts_finder",
+        "find_a_tender",
+        "ted",
+    }
+
+
+def test_ted_is_configured_for_uk_and_irish_contract_notices():
+    ted = load_settings(CONFIG, environ={}).sources["ted"]
+    assert (ted.kind, ted.enabled) == ("ted", True)
+    assert ted.options.query == TedOptions().query
+    assert "buyer-country IN (GBR IRL)" in ted.options.query
+    assert "cn-standard" in ted.options.query
+    assert 1 <= ted.options.limit <= 250
+    assert ted.options.fields == TedOptions().fields
+    assert feeds.get("ted")(ted.options).check() is None
+
+
+def commented_examples(text: str) -> dict[str, str]:
+    """The commented-out [sources.NAME] examples, with their "# " taken off."""
+    examples: dict[str, str] = {}
+    current: list[str] | None = None
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("# [sources."):
+            current = [line[2:]]
+            examples[line[2:].strip("[]").removeprefix("sources.")] = ""
+        elif current is not None and line.startswith("#"):
+            current.append(line[2:] if line.startswith("# ") else line[1:])
+        elif current is not None:
+            examples[current[0].strip("[]").removeprefix("sources.")] = "\n".join(current) + "\n"
+            current = None
+    return examples
+
+
+def test_the_commented_feed_and_listing_examples_load_and_document_every_option(tmp_path):
+    examples = commented_examples(CONFIG.read_text())
+    assert set(examples) == {"example_council_feed", "example_council_listing"}
+    text = "".join(examples.values())
+    settings = load_settings(write(tmp_path, text), environ={})
+    feed, listing = (
+        settings.sources["example_council_feed"],
+        settings.sources["example_council_listing"],
+    )
+    assert (feed.kind, feed.enabled, listing.kind, listing.enabled) == (
+        "rss",
+        False,
+        "html_listing",
+        False,
+    )
+    assert listing.options.respect_robots is True and listing.options.detail_selector
+    assert listing.delay_seconds == 5.0
+    parsed = tomllib.loads(text)
+    documented = _comment_blocks(text)
+    for name, source in settings.sources.items():
+        table = f"sources.{name}"
+        assert feeds.get(source.kind)(source.options).check() is None
+        for f in dataclasses.fields(type(source.options)):
+            assert f.name in parsed["sources"][name], f"[{table}] {f.name} missing"
+            assert f.name in documented.get(table, set()), f"[{table}] {f.name} has no comment"
+        for key in ("kind", "enabled", "interval_minutes", "delay_seconds"):
+            assert key in parsed["sources"][name], f"[{table}] {key} missing"
+            assert key in documented.get(table, set()), f"[{table}] {key} has no comment"
+
+
+def test_the_shipped_sources_fail_gracefully_with_no_network(database_url, monkeypatch):
+    """A fresh machine with no network: every harvest is recorded as failed, none raises."""
+    from broker import create_app
+    from broker.jobs import harvest_job
+    from broker.models import HarvestRun, SourceState
+
+    # All traffic goes to a proxy on a closed port: nothing leaves the machine.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    settings = load_settings(
+        CONFIG,
+        environ={},
+        overrides={
+            "testing": True,
+            "database": {"url": database_url},
+            "http": {"retries": 0, "timeout_seconds": 2.0},
+            # No polite pauses between the failing requests: the test needn't wait.
+            "sources": {
+                name: {"delay_seconds": 0.0}
+                for name in tomllib.loads(CONFIG.read_text())["sources"]
+            },
+        },
+    )
+    app = create_app(settings)
+    sessions = app.extensions["broker.sessions"]
+    names = [s.name for s in settings.enabled_sources()]
+    assert "ted" in names
+    for name in names:
+        harvest_job(app, name)
+    with sessions() as s:
+        runs = {run.source: run for run in s.scalars(select(HarvestRun))}
+        assert set(runs) == set(names)
+        for name, run in runs.items():
+            assert run.status == "failed", (name, run.error)
+            assert run.error and "Traceback" not in run.error
+            assert s.get(SourceState, name).consecutive_failures == 1
+    app.extensions["broker.engine"].dispose()
 
 
 def test_file_values_override_defaults(tmp_path):

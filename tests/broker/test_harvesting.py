@@ -213,22 +213,32 @@ def test_a_crash_between_pages_keeps_what_was_stored_and_the_state(
         assert (run.new, run.rejected, run.pages) == (2, 1, 2)
 
 
-def test_a_page_that_fails_to_store_rolls_back_alone(sessions, settings, clock, data_dir):
+def test_a_record_the_database_refuses_is_rejected_alone(sessions, settings, clock, data_dir):
     releases = json.loads((data_dir / PCS_2026).read_text())["releases"]
-    good = notice_from_release(releases[0])
+    first, second, third = (notice_from_release(r) for r in releases)
     broken = notice_from_release(releases[1])
     object.__setattr__(broken, "title", None)  # violates NOT NULL when stored
 
     def pages():
-        yield Page("page 1", notices=(good,), state={"page": 1})
-        yield Page("page 2", notices=(broken,), state={"page": 2})
+        yield Page("page 1", notices=(first,), state={"page": 1})
+        yield Page("page 2", notices=(broken, third), state={"page": 2})
+        yield Page("page 3", notices=(second,), state={"page": 3})
 
     summary = run_pages(sessions, "pcs", pages(), clock, settings=settings, trigger="cli")
-    assert summary.status == "partial"
-    assert summary.error.startswith("internal error")
+    assert (summary.status, summary.new, summary.rejected) == ("partial", 3, 1)
     with sessions() as s:
-        assert list(s.scalars(select(Notice.title))) == [good.title]
-        assert s.get(SourceState, "pcs").state == {"page": 1}
+        titles = set(s.scalars(select(Notice.title)))
+        assert titles == {first.title, second.title, third.title}
+        assert s.get(SourceState, "pcs").state == {"page": 3}
+        rejected = s.scalars(select(RejectedRecord)).one()
+        assert (rejected.position, rejected.record_id, rejected.kept) == (
+            "page 2",
+            broken.source_id,
+            False,
+        )
+        assert rejected.reason.startswith("could not be stored: IntegrityError:")
+        assert "notices.title" in rejected.reason or "title" in rejected.reason
+        assert "[SQL" not in rejected.reason
 
 
 def test_problems_in_kept_records_are_listed_with_the_record(sessions, settings, clock, data_dir):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from broker.locks import exclusive
 from broker.scheduler import build_scheduler
@@ -42,20 +44,28 @@ def get(url: str) -> str | None:
     return response.text if response.status_code == 200 else None
 
 
-def start_broker(tmp_path: Path, database_url: str, *args: str) -> tuple[subprocess.Popen, int]:
-    config = tmp_path / "config.toml"
-    # One source on a closed port: the network is "down", and the broker must not care.
-    config.write_text(
-        '[sources.pcs]\nkind = "pcs"\nbase_url = "http://127.0.0.1:9/v1"\n'
-        "notice_types = [102]\nlookback_months = 0\ninterval_minutes = 60\ndelay_seconds = 0\n"
-        "[http]\nretries = 0\ntimeout_seconds = 2.0\n"
-    )
+def start_broker(
+    tmp_path: Path,
+    database_url: str,
+    *args: str,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, int]:
+    if config is None:
+        config = tmp_path / "config.toml"
+        # One source on a closed port: the network is "down", and the broker must not care.
+        config.write_text(
+            '[sources.pcs]\nkind = "pcs"\nbase_url = "http://127.0.0.1:9/v1"\n'
+            "notice_types = [102]\nlookback_months = 0\ninterval_minutes = 60\n"
+            "delay_seconds = 0\n[http]\nretries = 0\ntimeout_seconds = 2.0\n"
+        )
     port = free_port()
     env = {
         **os.environ,
         "BROKER_CONFIG": str(config),
         "BROKER_DATABASE__URL": database_url,
         "BROKER_WEB__SECRET_KEY": "test-secret",
+        **(env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "up", "--port", str(port), *args],
@@ -125,6 +135,40 @@ def test_up_with_demo_serves_real_notices_and_survives_no_network(tmp_path, data
 
 
 @pytest.mark.slow
+def test_up_with_the_shipped_config_starts_on_a_machine_with_no_network(tmp_path, database_url):
+    from broker.config import ROOT
+    from broker.db import make_engine
+    from broker.models import HarvestRun
+
+    # Every request goes to a proxy on a closed port: no network, and nothing leaves the
+    # machine. No retries, so the first failure comes quickly.
+    offline = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    offline |= {"BROKER_HTTP__RETRIES": "0", "NO_PROXY": ""}
+    process, port = start_broker(tmp_path, database_url, config=ROOT / "config.toml", env=offline)
+    engine = make_engine(database_url)
+
+    def failed_runs() -> list[str]:
+        with Session(engine) as s:
+            return list(s.scalars(select(HarvestRun.source).where(HarvestRun.status == "failed")))
+
+    try:
+        printed = "".join(read_until(process, "Serving the broker"))
+        assert (
+            "Scheduler started; sources: pcs, sell2wales, contracts_finder, find_a_tender, ted"
+            in printed
+        )
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/login"))
+        # The first scheduled harvest fails, is recorded, and the broker carries on.
+        assert "pcs" in wait_for(failed_runs, timeout=90)
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/login"))
+        assert process.poll() is None
+    finally:
+        output = stop(process)
+        engine.dispose()
+    assert "Traceback" not in output
+
+
+@pytest.mark.slow
 def test_a_second_broker_up_does_not_start_a_second_scheduler(tmp_path, database_url):
     first, _port = start_broker(tmp_path, database_url)
     second = None
@@ -169,11 +213,18 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     scheduler.start(paused=True)  # job defaults apply once jobs reach the job store
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
+    # Plus the job that keeps the Sources page's sources in step with the database.
     assert set(jobs) == {
-        "harvest:pcs", "harvest:contracts_finder", "mail:send", "digest:daily", "digest:weekly"
+        "harvest:pcs",
+        "harvest:contracts_finder",
+        "sources:sync",
+        "mail:send",
+        "digest:daily",
+        "digest:weekly",
     }
     assert jobs["harvest:pcs"].trigger.interval.total_seconds() == 30 * 60
     assert jobs["harvest:contracts_finder"].trigger.interval.total_seconds() == 90 * 60
+    assert jobs["sources:sync"].trigger.interval.total_seconds() == 60
     # The outbox goes every [mail] send_interval_seconds.
     assert jobs["mail:send"].trigger.interval.total_seconds() == 30
     assert jobs["mail:send"].args == (app,)

@@ -17,8 +17,6 @@ from tests.broker.pages import assert_accessible, text
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 
 
-
-
 def pounds(notices) -> float:
     return sum(n.value_amount or 0 for n in notices if (n.value_currency or "GBP") == "GBP")
 

@@ -22,10 +22,6 @@ def members(cli_runner, data_dir):
     assert cli_runner("members", "import", str(data_dir / "members.csv")).exit_code == 0
 
 
-
-
-
-
 def entry(**fields) -> dict[str, str]:
     """A Quick Quote from a council: grounds work in West Dunbartonshire."""
     deadline = (utcnow() + timedelta(days=14)).date()

@@ -54,8 +54,6 @@ def harvest(sessions, settings, name: str):
     return harvest_source(sessions, settings, name, utcnow, fetcher=no_wait_fetcher())
 
 
-
-
 def card(page: str, name: str) -> str:
     """One source's section of the sources page."""
     start = page.index(f'href="/sources/{name}"')

@@ -60,6 +60,22 @@ def _outbox(live: LiveServer) -> str:
     return "/outbox/"
 
 
+def _extracted_notice(page) -> None:
+    page.get_by_label("Web address or text of the notice").fill(
+        "Subject: Quick Quote - Grounds maintenance, Dalmuir Park\n"
+        "Issued by West Dunbartonshire Council.\nCPV: 77314000\nClosing date: 12/03/2031 12:00"
+    )
+    page.get_by_role("button", name="Extract details").click()
+    page.locator(".flash-info").wait_for()
+
+
+def _invalid_listing(page) -> None:
+    page.get_by_label("Name", exact=True).fill("Not A Name!")
+    page.get_by_label("Each tender on the page (CSS selector)").fill("tr[")
+    page.get_by_role("button", name="Add listing page").click()
+    page.locator(".error-summary").wait_for()
+
+
 PAGES = {
     "login": Page(lambda live: "/login", role=None),
     "login-error": Page(lambda live: "/login", role=None, then=_failed_login),
@@ -70,7 +86,12 @@ PAGES = {
     "member-profile-errors": Page(lambda live: "/members/new", then=_invalid_profile),
     "members-import": Page(lambda live: "/members/import"),
     "add-notice": Page(lambda live: "/notices/new"),
+    "add-notice-extracted": Page(lambda live: "/notices/new", then=_extracted_notice),
     "sources": Page(lambda live: "/sources/", role="admin"),
+    "add-feed": Page(lambda live: "/sources/add/rss", role="admin"),
+    "add-listing-errors": Page(
+        lambda live: "/sources/add/html_listing", role="admin", then=_invalid_listing
+    ),
     "source": Page(lambda live: "/sources/pcs", role="admin"),
     "dashboard": Page(lambda live: "/dashboard/"),
     "users": Page(lambda live: "/users/", role="admin"),

@@ -205,3 +205,16 @@ def test_policy_updated_merges_throttles_and_refuses_unknown_keys():
 def test_fetcher_tells_its_user_agent():
     with Fetcher(HttpPolicy(user_agent="SEN-Broker/1.0")) as fetcher:
         assert fetcher.user_agent == "SEN-Broker/1.0"
+
+
+def test_public_only_refuses_loopback_and_private_hosts_before_connecting(httpserver):
+    httpserver.expect_request("/secret").respond_with_data("internal")
+    policy = HttpPolicy(public_only=True, retries=0)
+    with Fetcher(policy) as fetcher:
+        for url in (httpserver.url_for("/secret"), "http://10.0.0.7/", "http://[::1]:9/"):
+            with pytest.raises(FetchError, match="private or local address"):
+                fetcher.get(url)
+    assert httpserver.log == []
+    # Without it (harvest sources an admin configured), loopback is fine.
+    with Fetcher(HttpPolicy(retries=0)) as fetcher:
+        assert fetcher.get(httpserver.url_for("/secret")).content == b"internal"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -187,3 +188,15 @@ def test_find_a_tender_six_hour_windows_cursor_and_retry_after(
     assert notices[1].raw["tender"]["lotDetails"]["maximumLotsBidPerSupplier"] == "1e9999"
     assert len(page["releases"]) == len(notices)
     assert pages[-1].state == {"done_until": "2026-09-11T18:00:00Z", "window": None}
+
+
+def test_a_clock_with_microseconds_ends_the_walk_at_now(cf_server, make_fetcher):
+    # The scheduler's clock has microseconds; windows are written to the second.
+    now = CF_NOW + timedelta(microseconds=123_456)
+    harvester = ContractsFinder(ContractsFinderOptions(base_url=cf_server.base_url))
+    state = {"done_until": "2022-10-20T08:40:00Z", "window": None}
+    # At most a few pages, so a walk that never ends fails instead of hanging.
+    pages = list(itertools.islice(harvester.pages(make_fetcher(), state, now), 5))
+    assert len(pages) == 1 == len(cf_server.asked)
+    assert cf_server.asked[0]["publishedTo"] == "2022-10-20T08:43:52Z"
+    assert pages[0].state == {"done_until": "2022-10-20T08:43:52Z", "window": None}
