@@ -285,9 +285,9 @@ def _action_forms(notice: Notice, matches: list[Match], members):
     return {"forward": forward, "dismiss": dismiss, "add": add, "bid": bid}
 
 
-def _render_notice(notice: Notice, forms=None, status: int = 200):
-    session = get_session()
-    matches = list(
+def _matches(session, notice: Notice) -> list[Match]:
+    """The notice's matched members, best first, with their names."""
+    return list(
         session.scalars(
             select(Match)
             .options(_with_member_name(Match.member))
@@ -295,6 +295,11 @@ def _render_notice(notice: Notice, forms=None, status: int = 200):
             .order_by(Match.score.desc(), Match.id)
         )
     )
+
+
+def _render_notice(notice: Notice, forms=None, status: int = 200):
+    session = get_session()
+    matches = _matches(session, notice)
     members = _active_members(session)
     sources = list(
         session.scalars(
@@ -357,14 +362,7 @@ def notice(notice_id: int):
 def _act(notice: Notice, name: str, do):
     """Validate one action's form, run it, commit and come back; re-show it on errors."""
     session = get_session()
-    matches = list(
-        session.scalars(
-            select(Match)
-            .options(_with_member_name(Match.member))
-            .where(Match.notice_id == notice.id)
-            .order_by(Match.score.desc(), Match.id)
-        )
-    )
+    matches = _matches(session, notice)
     members = _active_members(session)
     forms = _action_forms(notice, matches, members)
     form = forms[name]

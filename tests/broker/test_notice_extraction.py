@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from broker.clock import utcnow
 from broker.models import Notice, NoticeSource
-from tests.broker.pages import assert_accessible
+from tests.broker.pages import assert_accessible, text
 from tests.conftest import PASSWORD
 
 DEADLINE = (utcnow() + timedelta(days=20)).date()
@@ -31,11 +31,6 @@ Estimated value: £25,000
 
 View it at https://www.publiccontractsscotland.gov.uk/Search/show/search_view.aspx?ID=MAR123.
 """
-
-
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:3000]
-    return response.get_data(as_text=True)
 
 
 def extract(client, csrf_token, pasted: str):

@@ -16,6 +16,7 @@ from broker.scheduler import build_scheduler, sync_jobs
 from broker.stored_sources import SourceEntry, add_source, find_source, stored_sources
 from feeds.sources.html_listing import HtmlListingOptions
 from feeds.sources.rss import RssOptions
+from tests.broker.pages import field_errors, text
 from tests.broker.test_views_members import assert_accessible
 
 FEED = "/business/tenders/feed.rss"
@@ -48,20 +49,6 @@ def council_site(httpserver, data_dir):
         content_type="text/html; charset=utf-8",
     )
     return httpserver
-
-
-def text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:3000]
-    return response.get_data(as_text=True)
-
-
-def field_errors(page: str, field: str) -> list[str]:
-    found = re.findall(
-        rf'<p class="error" id="{field}-error"><span class="visually-hidden">Error: </span>'
-        r"([^<]*)</p>",
-        page,
-    )
-    return [e.replace("&#39;", "'") for e in found]
 
 
 def post_form(client, csrf_token, path: str, **fields):
