@@ -18,7 +18,7 @@ class Member(Base):
     """A member social enterprise and what it can deliver, where, and at what size."""
 
     __tablename__ = "members"
-    # Active members by name, read from the index alone (the notice page lists them all).
+    # Active members by name, read from the index alone (adding a member by name reads them).
     __table_args__ = (Index("ix_members_active_name", "active", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, load_only
-from wtforms import DecimalField, SearchField, SelectField, StringField, TextAreaField, widgets
-from wtforms.fields.choices import SelectChoice
+from wtforms import DecimalField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import matchers
@@ -96,77 +92,18 @@ class DismissForm(FlaskForm):
     detail = StringField("More detail (optional)", validators=[Length(max=500)])
 
 
-@functools.lru_cache(maxsize=4)
-def _member_options(members: tuple[tuple[int, str], ...]) -> tuple[str, dict[int, str]]:
-    """Every member's <option> as WTForms writes it, all together and one by one.
-
-    Worked out once per list of members: the key is the (id, name) rows this request read,
-    so a changed member is never shown from an older list; every notice page shares it.
-    """
-    each = {
-        member_id: f'<option value="{member_id}">{escape(name)}</option>'
-        for member_id, name in members
-    }
-    return "".join(each.values()), each
-
-
-class MemberSelect(widgets.Select):
-    """The select of every member but those listed, cut from the shared options.
-
-    With a couple of thousand members, building and writing each option through
-    WTForms' generic choices took most of the notice page's time.
-    """
-
-    def __call__(self, field, **kwargs):
-        kwargs.setdefault("id", field.id)
-        for flag in self.validation_attrs:
-            if flag not in kwargs and getattr(field.flags, flag, False):
-                kwargs[flag] = True
-        options, each = _member_options(field.members)
-        for member_id in field.listed:
-            if member_id in each:
-                options = options.replace(each[member_id], "", 1)
-        if field.data in each and field.data not in field.listed:
-            chosen = each[field.data]
-            options = options.replace(chosen, chosen.replace("<option ", "<option selected ", 1))
-        params = widgets.html_params(name=field.name, **kwargs)
-        return Markup(f"<select {params}>{options}</select>")
-
-
-class MemberField(SelectField):
-    """One of every active member but those already listed for the notice.
-
-    `members` holds (id, name) rows rather than WTForms choices, `listed` the ids left out.
-    """
-
-    widget = MemberSelect()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, coerce=int, **kwargs)
-        self.members: tuple[tuple[int, str], ...] = ()
-        self.listed: frozenset[int] = frozenset()
-
-    @property
-    def choosable(self) -> bool:
-        """Whether any member can be chosen."""
-        return any(member_id not in self.listed for member_id, _name in self.members)
-
-    def has_groups(self):
-        return False
-
-    def iter_choices(self):
-        for member_id, name in self.members:
-            if member_id not in self.listed:
-                yield SelectChoice(member_id, name, selected=member_id == self.data)
-
-    def pre_validate(self, form):
-        ids = {member_id for member_id, _name in self.members}
-        if self.data not in ids or self.data in self.listed:
-            raise ValidationError(self.gettext("Not a valid choice."))
-
-
 class AddMemberForm(FlaskForm):
-    member = MemberField("Member", validators=[DataRequired()])
+    member = StringField("Member", validators=[DataRequired(), Length(max=300)])
+
+    # Set by the view: the ids already listed for the notice; `found` once validated.
+    listed: frozenset[int] = frozenset()
+    found: tuple[int, str] | None = None
+
+    def validate_member(self, field):
+        found = _find_member(_active_members(get_session()), field.data)
+        if found[0] in self.listed:
+            raise ValidationError(f"{found[1]} is already listed for this notice.")
+        self.found = found
 
 
 class BidForm(FlaskForm):
@@ -262,21 +199,49 @@ def _forward_label(member: Member) -> str:
 
 # Plain SQL read straight from the driver: for a couple of thousand members, making result
 # rows costs more than the query (ix_members_active_name answers it alone).
-ACTIVE_MEMBERS = "SELECT id, name FROM members WHERE active = TRUE ORDER BY name"
+ACTIVE_MEMBERS = "SELECT id, name FROM members WHERE active = TRUE"
 
 
-def _active_members(session) -> tuple[tuple[int, str], ...]:
-    """Every active member's id and name, for adding one by hand (not whole profiles)."""
-    return tuple(session.connection().exec_driver_sql(ACTIVE_MEMBERS).fetchall())
+def _active_members(session) -> list[tuple[int, str]]:
+    """Every active member's id and name, to find the one a coordinator typed."""
+    return session.connection().exec_driver_sql(ACTIVE_MEMBERS).fetchall()
 
 
-def _action_forms(notice: Notice, matches: list[Match], members):
+SHOWN_CANDIDATES = 5
+
+
+def _find_member(members, text: str) -> tuple[int, str]:
+    """The one member of (id, name) rows that `text` names, or a ValidationError saying why not.
+
+    A whole name wins, case aside; otherwise the text must be part of exactly one name.
+    Compared in Python rather than SQL because SQLite's lower() and LIKE fold ASCII only.
+    """
+    text = text.strip()
+    wanted = text.casefold()
+    exact = [m for m in members if m[1].casefold() == wanted]
+    # Two names may differ only in case: then the one typed exactly as written wins.
+    exact = [m for m in exact if m[1] == text] or exact
+    if len(exact) == 1:
+        return exact[0]
+    candidates = exact or [m for m in members if wanted in m[1].casefold()]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValidationError(f"No active member's name contains “{text}”.")
+    names = sorted((name for _id, name in candidates), key=lambda n: (n.casefold(), n))
+    shown = ", ".join(names[:SHOWN_CANDIDATES]) + ("…" if len(names) > SHOWN_CANDIDATES else "")
+    raise ValidationError(
+        f"{len(names)} members' names contain “{text}”: {shown} — type more of the name."
+    )
+
+
+def _action_forms(notice: Notice, matches: list[Match]):
     listed = {m.member_id for m in matches}
     forward = ForwardForm(prefix="forward")
     forward.members.choices = choices((m.member_id, _forward_label(m.member)) for m in matches)
     dismiss = DismissForm(prefix="dismiss")
     add = AddMemberForm(prefix="add")
-    add.member.members, add.member.listed = members, frozenset(listed)
+    add.listed = frozenset(listed)
     bid = BidForm(prefix="bid")
     bid.members.choices = choices((m.member_id, m.member.name) for m in matches)
     bid.lead.choices = choices(
@@ -300,7 +265,6 @@ def _matches(session, notice: Notice) -> list[Match]:
 def _render_notice(notice: Notice, forms=None, status: int = 200):
     session = get_session()
     matches = _matches(session, notice)
-    members = _active_members(session)
     sources = list(
         session.scalars(
             select(NoticeSource)
@@ -334,7 +298,7 @@ def _render_notice(notice: Notice, forms=None, status: int = 200):
         )
     )
     bids = list(session.scalars(select(Bid).where(Bid.notice_id == notice.id)))
-    forms = forms or _action_forms(notice, matches, members)
+    forms = forms or _action_forms(notice, matches)
     return render_template(
         "triage/notice.html",
         notice=notice,
@@ -362,9 +326,7 @@ def notice(notice_id: int):
 def _act(notice: Notice, name: str, do):
     """Validate one action's form, run it, commit and come back; re-show it on errors."""
     session = get_session()
-    matches = _matches(session, notice)
-    members = _active_members(session)
-    forms = _action_forms(notice, matches, members)
+    forms = _action_forms(notice, _matches(session, notice))
     form = forms[name]
     if form.validate_on_submit():
         try:
@@ -432,7 +394,7 @@ def add_member(notice_id: int):
     notice = _notice_or_404(notice_id)
 
     def do(form: AddMemberForm) -> str:
-        member = get_session().get(Member, form.member.data)
+        member = get_session().get(Member, form.found[0])
         if member is None:
             raise triage.TriageError("That member no longer exists.")
         triage.add_member(

@@ -98,7 +98,10 @@ def test_a_forward_queues_one_email_per_member_and_address_with_the_note(
     wheels = member_id(stocked, "Shared Wheels Transport")
     url = f"/notices/{nid}"
     token = csrf_token(page_text(client.get(url)))
-    client.post(f"{url}/members", data={"add-member": wheels, "csrf_token": token})
+    added = client.post(
+        f"{url}/members", data={"add-member": "Shared Wheels Transport", "csrf_token": token}
+    )
+    assert added.status_code == 302
     token = csrf_token(page_text(client.get(url)))
     response = client.post(
         f"{url}/forward",

@@ -229,37 +229,87 @@ def test_the_queue_page_says_how_many_and_pages_on(
     assert "12 found" in page and "<span>Page 1 of 4</span>" in page
 
 
-def test_every_other_member_can_be_added_by_hand_and_nobody_else(
+def test_a_member_is_added_by_hand_by_typing_their_name(
     client, coordinator, make_notice, sessions, csrf_token
 ):
     notice_id = make_notice()
+    names = [
+        "Zed <b>Works</b>",
+        "Abbey Care",
+        "Abbey Care Plus",
+        "Gone",
+        "Bay Gardens",
+        "Cove Gardens",
+        "Dale Gardens",
+        "East Gardens",
+        "Fell Gardens",
+        "Glen Gardens",
+    ]
     with sessions.begin() as s:
         s.add_all(
             Member(
                 name=name, keywords=["home care"], created_at=NOW, updated_at=NOW,
-                profile_changed_at=NOW, active=active,
+                profile_changed_at=NOW, active=name != "Gone",
             )
-            for name, active in (("Zed <b>Works</b>", True), ("Abbey Care", True), ("Gone", False))
+            for name in names
         )  # fmt: skip
     with sessions() as s:
-        ids = dict(s.execute(select(Member.name, Member.id)).all())
-        listed = s.scalar(select(Match.member_id).where(Match.notice_id == notice_id))
-    page = client.get(f"/notices/{notice_id}").get_data(as_text=True)
-    select_html = page[page.index('<select id="add-member"') :]
-    select_html = select_html[: select_html.index("</select>")]
-    options = re.findall(r'<option value="(\d+)">([^<]*)</option>', select_html)
-    # Active members not yet listed, by name, escaped exactly as WTForms would.
-    assert [name for _id, name in options][:1] == ["Abbey Care"]
-    assert (str(ids["Zed <b>Works</b>"]), "Zed &lt;b&gt;Works&lt;/b&gt;") in options
-    assert str(ids["Gone"]) not in {i for i, _name in options}
-    assert str(listed) not in {i for i, _name in options}
-    token = csrf_token(page)
-    refused = client.post(
-        f"/notices/{notice_id}/members", data={"add-member": ids["Gone"], "csrf_token": token}
-    )
-    assert refused.status_code == 400
-    assert "Not a valid choice" in refused.get_data(as_text=True)
-    added = client.post(
-        f"/notices/{notice_id}/members", data={"add-member": ids["Abbey Care"], "csrf_token": token}
-    )
-    assert added.status_code == 302
+        listed = s.get(
+            Member, s.scalar(select(Match.member_id).where(Match.notice_id == notice_id))
+        )
+        listed_name = listed.name
+    url = f"/notices/{notice_id}"
+    page = client.get(url).get_data(as_text=True)
+    # A text field with its label and hint, not a list of every member.
+    assert '<label for="add-member">Member</label>' in page
+    assert re.search(r'<input [^>]*id="add-member" [^>]*type="text"', page)
+    assert "Type the member&#39;s name, or part of it" in page
+    assert '<select id="add-member"' not in page and "Abbey Care" not in page
+
+    def add(text: str):
+        token = csrf_token(client.get(url).get_data(as_text=True))
+        return client.post(f"{url}/members", data={"add-member": text, "csrf_token": token})
+
+    def refused(text: str) -> str:
+        response = add(text)
+        assert response.status_code == 400, text
+        body = response.get_data(as_text=True)
+        assert 'id="add-member-error"' in body
+        return body
+
+    def added() -> list[str]:
+        with sessions() as s:
+            return sorted(
+                s.scalars(
+                    select(Member.name)
+                    .join(Match, Match.member_id == Member.id)
+                    .where(Match.notice_id == notice_id, Match.added_by.is_not(None))
+                )
+            )
+
+    assert "No active member&#39;s name contains “Gone”." in refused("Gone")
+    assert "No active member&#39;s name contains “Nobody”." in refused("  Nobody ")
+    body = refused("abbey")
+    assert "2 members&#39; names contain “abbey”: Abbey Care, Abbey Care Plus — type" in body
+    body = refused("gardens")
+    assert (
+        "6 members&#39; names contain “gardens”: Bay Gardens, Cove Gardens, Dale Gardens, "
+        "East Gardens, Fell Gardens… — type more of the name."
+    ) in body
+    assert f"{listed_name} is already listed for this notice." in refused(listed_name.upper())
+    assert added() == []
+    # A whole name wins over longer names that contain it; case doesn't matter.
+    assert add("abbey care").status_code == 302
+    assert added() == ["Abbey Care"]
+    assert "Abbey Care is already listed for this notice." in refused("Abbey Care")
+    # Part of exactly one name.
+    assert add("care plus").status_code == 302
+    # Names and what was typed are escaped, in errors and in the field.
+    body = refused("<i>")
+    assert "No active member&#39;s name contains “&lt;i&gt;”." in body
+    assert 'value="&lt;i&gt;"' in body and "<i>" not in body
+    assert add("works</b>").status_code == 302
+    assert added() == ["Abbey Care", "Abbey Care Plus", "Zed <b>Works</b>"]
+    assert "Added Zed &lt;b&gt;Works&lt;/b&gt;." in client.get(url).get_data(as_text=True)
+    body = refused("zed <b>works</b>")
+    assert "Zed &lt;b&gt;Works&lt;/b&gt; is already listed for this notice." in body

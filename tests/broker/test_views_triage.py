@@ -158,7 +158,10 @@ def test_forward_to_two_members_with_a_note(client, coordinator, stocked, csrf_t
     if wheels not in ids:
         add = client.post(
             f"{url}/members",
-            data={"add-member": wheels, "csrf_token": form_token(client, url, csrf_token)},
+            data={
+                "add-member": "Shared Wheels Transport",
+                "csrf_token": form_token(client, url, csrf_token),
+            },
         )
         assert add.status_code == 302
         ids.append(wheels)
@@ -223,7 +226,10 @@ def test_adding_a_member_by_hand_explains_the_fit(client, coordinator, stocked, 
     url = f"/notices/{nid}"
     response = client.post(
         f"{url}/members",
-        data={"add-member": green, "csrf_token": form_token(client, url, csrf_token)},
+        data={
+            "add-member": "Greenspace Growers",
+            "csrf_token": form_token(client, url, csrf_token),
+        },
     )
     assert response.status_code == 302
     with stocked() as s:
@@ -239,12 +245,13 @@ def test_adding_a_member_by_hand_explains_the_fit(client, coordinator, stocked, 
 def test_start_a_consortium_bid(client, coordinator, stocked, csrf_token):
     nid = notice_id(stocked, LANDSCAPE)
     with stocked() as s:
-        members = s.scalars(select(Member.id).order_by(Member.id)).all()
+        rows = s.execute(select(Member.id, Member.name).order_by(Member.id)).all()
+    members = [member_id for member_id, _name in rows]
     url = f"/notices/{nid}"
-    for member_id in members[:2]:
+    for _member_id, name in rows[:2]:
         client.post(
             f"{url}/members",
-            data={"add-member": member_id, "csrf_token": form_token(client, url, csrf_token)},
+            data={"add-member": name, "csrf_token": form_token(client, url, csrf_token)},
         )
     response = client.post(
         f"{url}/bid",

@@ -132,7 +132,13 @@ def test_forward_to_two_members_with_a_note(browse, live_server):
     expect(forward_to.get_by_role("checkbox")).to_have_count(1)
 
     # The engine found one member; add a second by hand, then forward to both.
-    page.get_by_label("Member", exact=True).select_option(label=CARE)
+    page.get_by_label("Member", exact=True).fill("Nobody we know")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator("#add-member-error")).to_have_text(
+        "Error: No active member's name contains “Nobody we know”."
+    )
+    expect(page.get_by_label("Member", exact=True)).to_have_value("Nobody we know")
+    page.get_by_label("Member", exact=True).fill(CARE)
     page.get_by_role("button", name="Add member").click()
     expect(flash(page)).to_have_text(f"Added {CARE}.")
     expect(page.get_by_role("heading", name="Matched members (2)")).to_be_visible()
