@@ -170,9 +170,18 @@ def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) ->
                 scheduler.shutdown(wait=False)
 
 
+def _worker_app(config_path: str | None) -> Flask:
+    """The app of one gunicorn worker, reading SQLite through the shared memory map."""
+    from . import create_app, db
+
+    settings = load_settings(config_path)
+    database = settings.database
+    engine = db.make_engine(database.resolved_url(), database.echo, memory_map=True)
+    return create_app(settings, engine)
+
+
 def _serve_workers(rt: Runtime, host: str, port: int, run_scheduler: bool) -> None:
     """gunicorn worker processes, and the scheduler in a process of its own."""
-    from . import create_app
     from .server import WebServer, gunicorn_options, start_scheduler_process, stop_process
 
     settings = rt.settings
@@ -195,7 +204,7 @@ def _serve_workers(rt: Runtime, host: str, port: int, run_scheduler: bool) -> No
     config_path = rt.config_path
     here = os.getpid()
     try:
-        WebServer(lambda: create_app(load_settings(config_path)), options).run()
+        WebServer(lambda: _worker_app(config_path), options).run()
     finally:
         # Workers are forks of this process and leave through here too: only we stop it.
         if scheduler is not None and os.getpid() == here:

@@ -76,8 +76,13 @@ def _json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, echo: bool = False, memory_map: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    `memory_map` (SQLite, for the web workers) reads the file through a shared memory
+    map, so the workers share one copy of the hot pages. Not for bulk writers: every
+    page they touch would count in their resident memory.
+    """
     parsed = make_url(url)
     json_options = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
     if parsed.get_backend_name() == "sqlite":
@@ -90,6 +95,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             **json_options,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if memory_map:
+            event.listen(engine, "connect", _sqlite_memory_map)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// would pick psycopg2, which we don't ship.
@@ -113,8 +120,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     # 32 MB of page cache (the default is 2 MB): indexes of a big store stay hot.
     cur.execute("PRAGMA cache_size=-32768")
-    # Read the file through up to 1 GB of shared memory map rather than read() calls: the
-    # web workers share one copy of the hot pages.
+    cur.close()
+
+
+def _sqlite_memory_map(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # Up to 1 GB of the file read through a shared memory map rather than read() calls.
     cur.execute("PRAGMA mmap_size=1073741824")
     cur.close()
 

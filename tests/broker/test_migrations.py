@@ -40,7 +40,14 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        # Bulk writers (imports, harvests) read the file without a memory map, so pages
+        # they touch don't swell their resident memory; the web workers map it.
+        assert conn.execute(text("PRAGMA mmap_size")).scalar() == 0
     engine.dispose()
+    web = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}", memory_map=True)
+    with web.connect() as conn:
+        assert conn.execute(text("PRAGMA mmap_size")).scalar() == 1024**3
+    web.dispose()
 
 
 def test_upgrade_from_the_first_revision_keeps_existing_data(tmp_path):
