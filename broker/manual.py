@@ -23,11 +23,10 @@ from feeds.extract import ExtractedFields, extract_from_page, extract_notice_fie
 from feeds.types import Fetch, Money
 from feeds.types import Notice as Harvested
 
-from .errors import BrokerError
+from .errors import FieldError, InvalidFields
 from .formatting import LONDON
 from .intake import store_notices
 from .matching import MatcherCache, match_notices
-from .members import FieldError
 from .models import Notice, NoticeSource
 from .triage import record
 
@@ -43,12 +42,8 @@ DEFAULT_DEADLINE_TIME = time(12, 0)
 CPV_CODE = re.compile(r"^(\d{2,8})(?:-\d)?$")
 
 
-class InvalidEntry(BrokerError):
+class InvalidEntry(InvalidFields):
     """Raised by `check_entry` with every problem found, each naming its field."""
-
-    def __init__(self, errors: list[FieldError]):
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 import matchers
 
+from .errors import FieldError, InvalidFields
 from .models import Member
 from .models.members import FREQUENCIES
 
@@ -70,20 +71,8 @@ class ProfileInput:
     frequency: str = "weekly"
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One problem with one field (a CSV column or a form field)."""
-
-    field: str
-    message: str
-
-
-class InvalidProfile(ValueError):
+class InvalidProfile(InvalidFields, ValueError):
     """Raised by `parse_profile` with every problem found, not just the first."""
-
-    def __init__(self, errors: list[FieldError]):
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 def split_list(cell: str | None) -> list[str]:

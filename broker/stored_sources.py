@@ -26,8 +26,7 @@ import feeds
 from feeds.html_listing import Selectors, check_selectors
 
 from .config import Settings, SourceSettings, coerce
-from .errors import BrokerError, ConfigError
-from .members import FieldError
+from .errors import ConfigError, FieldError, InvalidFields
 from .models import ConfiguredSource, SourceState
 
 logger = logging.getLogger(__name__)
@@ -42,12 +41,10 @@ MAX_INTERVAL = 7 * 24 * 60
 MAX_DELAY = 300.0
 
 
-class InvalidSource(BrokerError):
+class InvalidSource(InvalidFields):
     """Raised by `check_entry`, `add_source` and `update_source` with every bad field."""
 
-    def __init__(self, errors: list[FieldError]):
-        super().__init__("; ".join(f"{e.field or 'source'}: {e.message}" for e in errors))
-        self.errors = errors
+    whole = "source"
 
 
 @dataclass(frozen=True)
