@@ -33,6 +33,30 @@ def _existing(session: Session, member: Member, notice: Notice, kind: str) -> Me
     ).first()
 
 
+def _record(
+    session: Session,
+    member: Member,
+    notice: Notice,
+    kind: str,
+    reason: str | None,
+    note: str,
+    now: datetime,
+) -> MemberResponse:
+    """A new answer from a member's e-mail link; flushes only."""
+    response = MemberResponse(
+        member_id=member.id,
+        notice_id=notice.id,
+        kind=kind,
+        reason=reason,
+        note=note,
+        channel="email",
+        created_at=now,
+    )
+    session.add(response)
+    session.flush()
+    return response
+
+
 def interested(
     session: Session,
     member: Member,
@@ -52,17 +76,7 @@ def interested(
             response.note = note
             session.flush()
         return response, False
-    response = MemberResponse(
-        member_id=member.id,
-        notice_id=notice.id,
-        kind="interested",
-        reason=None,
-        note=note,
-        channel="email",
-        created_at=now,
-    )
-    session.add(response)
-    session.flush()
+    response = _record(session, member, notice, "interested", None, note, now)
     queue_interest(session, member, notice, note, context, now)
     return response, True
 
@@ -83,18 +97,7 @@ def declined(
         if earlier.reason == reason and earlier.note == note:
             return earlier
         session.delete(earlier)
-    response = MemberResponse(
-        member_id=member.id,
-        notice_id=notice.id,
-        kind="declined",
-        reason=reason,
-        note=note,
-        channel="email",
-        created_at=now,
-    )
-    session.add(response)
-    session.flush()
-    return response
+    return _record(session, member, notice, "declined", reason, note, now)
 
 
 def unsubscribe(session: Session, member: Member, now: datetime) -> bool:
