@@ -61,6 +61,29 @@ def days_left(deadline: datetime | None, now: datetime) -> str:
     return f"{days} day{'s' if days != 1 else ''} left"
 
 
+# (notice attribute, CSS class, words) for the badges a notice earns, in order.
+BADGES = (
+    ("reserved", "badge badge-reserved", "Reserved"),
+    ("vcse", "badge", "VCSE"),
+    ("community_benefits", "badge", "Community benefits"),
+    ("changed_at", "badge badge-updated", "Updated"),
+)
+
+
+def badges(notice) -> Markup:
+    """A notice's badges, each in words (never colour alone).
+
+    Python rather than a Jinja macro: the triage page draws these on every row.
+    """
+    return Markup(
+        " ".join(
+            f'<span class="{css}">{words}</span>'
+            for attribute, css, words in BADGES
+            if getattr(notice, attribute)
+        )
+    )
+
+
 def paragraphs(text: str | None) -> Markup:
     """Plain text as escaped paragraphs, keeping its line breaks; never raw HTML."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text or "") if b.strip()]
@@ -101,4 +124,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(source_name)
     app.add_template_filter(paragraphs)
     app.add_template_global(days_left)
+    app.add_template_global(badges)
     app.add_template_global(nav_items)
