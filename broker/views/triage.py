@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, load_only
 from wtforms import DecimalField, SearchField, SelectField, StringField, TextAreaField
@@ -16,7 +19,7 @@ from .. import outreach, triage
 from ..clock import utcnow
 from ..db import get_session
 from ..emails import MailContext
-from ..formatting import SOURCE_NAMES
+from ..formatting import SOURCE_NAMES, badges, days_left, london, money, source_name
 from ..mail import kick
 from ..matching import get_cache
 from ..models import Match, Member, MemberResponse, Notice, NoticeSource
@@ -122,6 +125,45 @@ class BidForm(FlaskForm):
     )
 
 
+@dataclass(frozen=True)
+class QueueRow:
+    """One row of the queue with its words ready, made in Python: a page draws fifty, and
+    calling the formatting filters through Jinja added about 6% to the request."""
+
+    url: str
+    title: str
+    buyer: str
+    sources: str
+    status: str
+    badges: Markup
+    deadline_iso: str
+    deadline: str
+    days_left: str
+    value: str
+    best_score: int
+    match_count: int
+
+
+def _rows(page: triage.QueuePage, now) -> list[QueueRow]:
+    return [
+        QueueRow(
+            url=url_for("triage.notice", notice_id=n.id),
+            title=n.title,
+            buyer=n.buyer or "Buyer not given",
+            sources=", ".join(source_name(s) for s in page.sources[n.id]),
+            status="" if n.triage_status == "new" else n.triage_status.capitalize(),
+            badges=badges(n),
+            deadline_iso=n.deadline.isoformat() if n.deadline else "",
+            deadline=london(n.deadline, False),
+            days_left=days_left(n.deadline, now),
+            value=money(n.value_amount, n.value_currency),
+            best_score=n.best_score,
+            match_count=n.match_count,
+        )
+        for n in page.notices
+    ]
+
+
 def _filters(form: FilterForm) -> triage.Filters:
     def number(field):
         return float(field.data) if field.data is not None and not field.errors else None
@@ -170,7 +212,12 @@ def index():
     if page.total == 0 and filters.status == "open":
         others = triage.queue_page(session, triage.Filters(status="all"), now, 1).total
     return render_template(
-        "triage/index.html", form=form, page=page, now=now, args=args, others=others
+        "triage/index.html",
+        form=form,
+        page=page,
+        rows=_rows(page, now),
+        args=args,
+        others=others,
     )
 
 
