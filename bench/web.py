@@ -7,7 +7,9 @@ and drives it with wrk, one page type at a time:
 - triage: the home page, the open queue by best score;
 - filtered: the queue with a source, deadline, value and region filter;
 - search, common word / rare word: full-text search of the queue;
-- notice: notice pages, a random one of 5,000 notices per request.
+- notice: notice pages, a random one of 5,000 notices per request;
+
+and, not under load, the dashboard's 12-week funnel: the median of ten requests.
 
 The store: N notices (default 100,000) imported through `broker import` from a release
 package that replicates the real recorded releases in tests/data (as bench/harvest.py
@@ -39,6 +41,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,10 +228,11 @@ def add_members_and_matches(url: str, members: int, matches: int, now: datetime)
         # keeps it, for every notice at once.
         best = select(func.max(Match.score)).where(Match.notice_id == Notice.id)
         count = select(func.count(Match.id)).where(Match.notice_id == Notice.id)
+        first = select(func.min(Match.created_at)).where(Match.notice_id == Notice.id)
         s.execute(
             update(Notice).values(
                 best_score=best.scalar_subquery(), match_count=count.scalar_subquery(),
-                matched_at=now,
+                first_matched_at=first.scalar_subquery(), matched_at=now,
             )
         )  # fmt: skip
 
@@ -551,6 +555,13 @@ def bench_backend(label: str, url: str, options: argparse.Namespace, work: Path)
                 + (f" (4xx/5xx {r['non2xx']}, socket {r['socket']}, timeout {r['timeout']})"
                    if r["errors"] else "")
             )  # fmt: skip
+        # The dashboard is opened now and then, not by 20 people at once: one at a time.
+        took = []
+        for _ in range(10):
+            started = time.perf_counter()
+            check_pages(port, cookie, ["/dashboard/"])
+            took.append((time.perf_counter() - started) * 1000)
+        print(f"  {'dashboard, one client':<28} median {statistics.median(took):7.1f} ms")
     finally:
         stop_server(server)
     return rows

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Date, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from .models import Match, MemberResponse, Notice
+from .models import MemberResponse, Notice
 from .models.triage import Bid, Forward
 
 PERIODS = (4, 12, 26, 52)
@@ -142,9 +142,15 @@ def _daily(session: Session, start: datetime, end: datetime) -> dict[str, dict[d
 
     harvested_day = _day(session, Notice.first_seen_at)
     harvested = (
-        select(harvested_day, func.count(Notice.id), func.sum(gbp))
+        select(harvested_day, func.count(), func.sum(gbp))
         .where(Notice.first_seen_at >= start, Notice.first_seen_at < end)
         .group_by(harvested_day)
+    )
+    matched_day = _day(session, Notice.first_matched_at)
+    matched = (
+        select(matched_day, func.count(), func.sum(gbp))
+        .where(Notice.first_matched_at >= start, Notice.first_matched_at < end)
+        .group_by(matched_day)
     )
     interested = MemberResponse.kind == "interested"
     pairs = _first(
@@ -182,7 +188,7 @@ def _daily(session: Session, start: datetime, end: datetime) -> dict[str, dict[d
     )
     return {
         "harvested": _by_day(session, harvested),
-        "matched": _by_day(session, first_by_notice(_first(Match.created_at, Match.notice_id))),
+        "matched": _by_day(session, matched),
         "forwarded": _by_day(
             session, first_by_notice(_first(Forward.created_at, Forward.notice_id))
         ),

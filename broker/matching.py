@@ -418,13 +418,19 @@ def _store(
 
 
 def refresh_match_summary(session: Session, notice_ids: Sequence[int]) -> None:
-    """Recompute the best score and match count the triage queue sorts and filters on."""
+    """Recompute the best score and match count the triage queue sorts and filters on, and
+    note when a notice was first matched (for the dashboard's funnel)."""
     best = select(func.max(Match.score)).where(Match.notice_id == Notice.id).scalar_subquery()
     count = select(func.count(Match.id)).where(Match.notice_id == Notice.id).scalar_subquery()
+    first = select(func.min(Match.created_at)).where(Match.notice_id == Notice.id).scalar_subquery()
     for chunk in _chunks(list(notice_ids), CHUNK):
         session.execute(
             update(Notice)
             .where(Notice.id.in_(chunk))
-            .values(best_score=best, match_count=count)
+            .values(
+                best_score=best,
+                match_count=count,
+                first_matched_at=func.coalesce(Notice.first_matched_at, first),
+            )
             .execution_options(synchronize_session=False)
         )

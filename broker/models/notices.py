@@ -31,6 +31,17 @@ class Notice(Base):
     __table_args__ = (
         # Cross-source duplicate candidates: one publisher's notices due on given days.
         Index("ix_notices_primary_source_deadline_day", "primary_source", "deadline_day"),
+        # The dashboard's harvested and matched stages, each counted and valued by day
+        # from its index alone (broker.dashboard).
+        Index("ix_notices_first_seen_at", "first_seen_at", "value_amount", "value_currency"),
+        Index(
+            "ix_notices_first_matched_at",
+            "first_matched_at",
+            "value_amount",
+            "value_currency",
+            sqlite_where=text("first_matched_at IS NOT NULL"),
+            postgresql_where=text("first_matched_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -60,7 +71,7 @@ class Notice(Base):
     community_benefits: Mapped[bool] = mapped_column(Boolean, default=False)
     lots: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     primary_source: Mapped[str] = mapped_column(String(60))
-    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When a deadline, value, text or status last changed after first publication.
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -72,6 +83,9 @@ class Notice(Base):
     # Set together from the stored matches: best_score is None exactly when match_count is 0.
     best_score: Mapped[int | None] = mapped_column(Integer)
     match_count: Mapped[int] = mapped_column(Integer, default=0)
+    # When a member was first matched to it; kept if the matches later go (the funnel
+    # counts a notice as matched in the week it first was).
+    first_matched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sources: Mapped[list[NoticeSource]] = relationship(
         back_populates="notice", order_by="NoticeSource.id"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from broker.matching import (
     MatcherCache,
@@ -181,6 +181,45 @@ def test_match_all_is_idempotent_and_keeps_when_a_match_was_first_made(matched, 
             (m.member_id, m.notice_id): (m.score, m.created_at) for m in s.scalars(select(Match))
         }
     assert again == first
+
+
+def test_a_notice_keeps_when_it_was_first_matched(matched, sessions, clock):
+    """The dashboard counts a notice as matched in the week it first was, even if its
+    matches later go (every member declined) and come back."""
+    with sessions() as s:
+        notice_id = match_of(s, "Greenspace Growers", LANDSCAPE).notice_id
+        notice = s.get(Notice, notice_id)
+        matches = list(s.scalars(select(Match).where(Match.notice_id == notice_id)))
+        first = notice.first_matched_at
+        # Matched when imported (by the CLI, on the real clock).
+        assert first == min(m.created_at for m in matches)
+    clock.advance(days=8)
+    with sessions.begin() as s:
+        s.add_all(
+            MemberResponse(
+                member_id=m.member_id, notice_id=notice_id, kind="declined",
+                reason="too_far", note="", created_at=clock(),
+            )
+            for m in matches
+        )  # fmt: skip
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+    with sessions() as s:
+        notice = s.get(Notice, notice_id)
+        assert (notice.match_count, notice.best_score) == (0, None)
+        assert notice.first_matched_at == first
+    clock.advance(days=8)
+    with sessions.begin() as s:
+        s.execute(delete(MemberResponse).where(MemberResponse.notice_id == notice_id))
+        match_all(s, matched, clock())
+    with sessions() as s:
+        notice = s.get(Notice, notice_id)
+        assert notice.match_count == len(matches)
+        assert (
+            s.scalar(select(func.min(Match.created_at)).where(Match.notice_id == notice_id))
+            == clock()
+        )
+        assert notice.first_matched_at == first
 
 
 def test_every_process_scores_with_the_same_word_statistics(matched, sessions, clock, app):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from broker import migrate
 from broker.db import make_engine
@@ -78,4 +78,39 @@ def test_downgrade_to_nothing_and_back(tmp_path):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
     assert "notices" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_upgrading_to_0006_notes_when_stored_notices_were_first_matched(tmp_path):
+    """Notices matched before 0006 get their first match's time, for the dashboard."""
+    from broker.db import make_sessionmaker
+    from broker.matching import refresh_match_summary
+    from broker.models import Match, Member, Notice
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'matched.sqlite3'}")
+    migrate.upgrade(engine)
+    early, late = datetime(2026, 9, 1, 8, tzinfo=UTC), datetime(2026, 10, 6, 9, tzinfo=UTC)
+    with make_sessionmaker(engine).begin() as s:
+        seen = {"first_seen_at": early, "updated_at": early, "primary_source": "pcs"}
+        matched, unmatched = Notice(title="Matched", **seen), Notice(title="Not", **seen)
+        members = [
+            Member(name=n, created_at=early, updated_at=early, profile_changed_at=early)
+            for n in ("A", "B")
+        ]
+        s.add_all([matched, unmatched, *members])
+        s.flush()
+        s.add_all(
+            Match(member_id=m.id, notice_id=matched.id, score=50, reasons=[],
+                  created_at=at, updated_at=at)
+            for m, at in zip(members, (late, early), strict=True)
+        )  # fmt: skip
+        s.flush()
+        refresh_match_summary(s, [matched.id, unmatched.id])
+    # Back to before the column, and up again: the upgrade fills it from the matches.
+    migrate.downgrade(engine, "0005")
+    assert "first_matched_at" not in {c["name"] for c in inspect(engine).get_columns("notices")}
+    migrate.upgrade(engine)
+    with make_sessionmaker(engine)() as s:
+        firsts = dict(s.execute(select(Notice.title, Notice.first_matched_at)).all())
+    assert firsts == {"Matched": early, "Not": None}
     engine.dispose()

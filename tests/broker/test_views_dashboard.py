@@ -49,6 +49,7 @@ def activity(cli_runner, data_dir, sessions):
         for notice in old:
             notice.first_seen_at = earlier
         s.execute(update(Match).where(Match.notice_id == a.id).values(created_at=earlier))
+        a.first_matched_at = earlier
         first, second = members[0].id, members[1].id
         s.add_all(
             [
