@@ -72,19 +72,48 @@ class _PrivateHost(httpx.HTTPError):
     """A public_only request named a host on a non-public address."""
 
 
-def _refuse_private_host(request: httpx.Request) -> None:
-    host = request.url.host
+def _resolve(host: str) -> list[str]:
+    """The addresses `host` stands for (itself, if it is an address)."""
     try:
-        addresses = {str(ipaddress.ip_address(host))}
+        return [str(ipaddress.ip_address(host))]
     except ValueError:  # a name, not an address literal
+        return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, None)))
+
+
+def _is_public(address: str) -> bool:
+    return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+
+
+class _PublicOnlyTransport(httpx.BaseTransport):
+    """Sends each request, redirects included, only to a public address, and to the very
+    address it checked.
+
+    Checking a name and then letting the connection look it up again would let a name
+    answer public to the check and private to the connection (DNS rebinding); so the
+    name is looked up once, every address it gives must be public, and the request goes
+    to the first of them, the name kept for the Host header, TLS (SNI) and certificate.
+    """
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except OSError:
-            return  # unresolvable: the request itself fails with a clear connect error
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global:
-            raise _PrivateHost(f"{host} is a private or local address ({ip}); not fetched")
+            addresses = _resolve(host)
+        except OSError as exc:
+            raise httpx.ConnectError(f"{host}: {exc}", request=request) from None
+        for address in addresses:
+            if not _is_public(address):
+                raise _PrivateHost(f"{host} is a private or local address ({address}); not fetched")
+        if addresses and addresses[0] != host:
+            # httpx set the Host header from the name when it made the request.
+            request.url = request.url.copy_with(host=addresses[0])
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class _Retry(Exception):
@@ -112,13 +141,23 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._last_request: float | None = None
+        if self.policy.public_only:
+            # No kept-alive connections: one made to an address for one name must not
+            # carry a request for another name on the same address.
+            transport = _PublicOnlyTransport(
+                transport
+                or httpx.HTTPTransport(
+                    verify=self.policy.verify, limits=httpx.Limits(max_keepalive_connections=0)
+                )
+            )
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.policy.timeout),
             headers={"User-Agent": self.policy.user_agent, "Accept": "application/json, */*"},
             transport=transport,
             verify=self.policy.verify,
             follow_redirects=True,
-            event_hooks={"request": [_refuse_private_host]} if self.policy.public_only else None,
+            # A proxy would look the name up itself, out of the check's reach.
+            trust_env=not self.policy.public_only,
         )
 
     def __enter__(self) -> Fetcher:

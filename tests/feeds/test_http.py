@@ -218,3 +218,51 @@ def test_public_only_refuses_loopback_and_private_hosts_before_connecting(httpse
     # Without it (harvest sources an admin configured), loopback is fine.
     with Fetcher(HttpPolicy(retries=0)) as fetcher:
         assert fetcher.get(httpserver.url_for("/secret")).content == b"internal"
+
+
+def test_public_only_connects_to_the_address_it_checked(httpserver, monkeypatch):
+    """DNS rebinding: a name that answers a public address to the check and a private one
+    to the connection must not reach the private one. Here 127.0.0.1 (the test server)
+    stands for a public address and 127.0.0.2 for the private one."""
+    import socket as socket_module
+
+    from feeds import http
+
+    real_getaddrinfo = socket_module.getaddrinfo
+    answers = iter(["127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.2"])
+    lookups = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "tenders.example":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        return [(socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", (next(answers), 0))]
+
+    monkeypatch.setattr(socket_module, "getaddrinfo", rebinding)
+    monkeypatch.setattr(http, "_is_public", lambda address: address == "127.0.0.1")
+    port = httpserver.port
+    httpserver.expect_request(
+        "/notice", headers={"Host": f"tenders.example:{port}"}
+    ).respond_with_data("the notice")
+    with Fetcher(HttpPolicy(public_only=True, retries=0)) as fetcher:
+        reply = fetcher.get(f"http://tenders.example:{port}/notice")
+        assert reply.content == b"the notice"
+        assert reply.url == f"http://127.0.0.1:{port}/notice"
+        assert lookups == ["tenders.example"]  # looked up once: checked and connected to
+        # The next lookup answers the private address: refused, never connected.
+        with pytest.raises(FetchError, match=r"private or local address \(127\.0\.0\.2\)"):
+            fetcher.get(f"http://tenders.example:{port}/notice")
+    assert len(httpserver.log) == 1
+
+
+def test_public_only_refuses_a_redirect_to_a_private_address(httpserver, monkeypatch):
+    from feeds import http
+
+    monkeypatch.setattr(http, "_is_public", lambda address: address == "127.0.0.1")
+    httpserver.expect_request("/moved").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.3:9/internal"}
+    )
+    fetcher = Fetcher(HttpPolicy(public_only=True, retries=0))
+    with fetcher, pytest.raises(FetchError, match=r"127\.0\.0\.3 is a private or local address"):
+        fetcher.get(f"http://127.0.0.1:{httpserver.port}/moved")
+    assert len(httpserver.log) == 1
