@@ -107,9 +107,15 @@ class _PublicOnlyTransport(httpx.BaseTransport):
             if not _is_public(address):
                 raise _PrivateHost(f"{host} is a private or local address ({address}); not fetched")
         if addresses and addresses[0] != host:
-            # httpx set the Host header from the name when it made the request.
-            request.url = request.url.copy_with(host=addresses[0])
-            request.extensions = {**request.extensions, "sni_hostname": host}
+            # A copy addressed to the checked address; the client keeps the original as
+            # the response's request, so the response's URL still names the host.
+            request = httpx.Request(
+                request.method,
+                request.url.copy_with(host=addresses[0]),
+                headers=request.headers,  # its Host header names the host
+                stream=request.stream,
+                extensions={**request.extensions, "sni_hostname": host},
+            )
         return self._inner.handle_request(request)
 
     def close(self) -> None:

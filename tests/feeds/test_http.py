@@ -247,7 +247,8 @@ def test_public_only_connects_to_the_address_it_checked(httpserver, monkeypatch)
     with Fetcher(HttpPolicy(public_only=True, retries=0)) as fetcher:
         reply = fetcher.get(f"http://tenders.example:{port}/notice")
         assert reply.content == b"the notice"
-        assert reply.url == f"http://127.0.0.1:{port}/notice"
+        # The notice's link is the one given, not the address it was fetched from.
+        assert reply.url == f"http://tenders.example:{port}/notice"
         assert lookups == ["tenders.example"]  # looked up once: checked and connected to
         # The next lookup answers the private address: refused, never connected.
         with pytest.raises(FetchError, match=r"private or local address \(127\.0\.0\.2\)"):
@@ -266,3 +267,32 @@ def test_public_only_refuses_a_redirect_to_a_private_address(httpserver, monkeyp
     with fetcher, pytest.raises(FetchError, match=r"127\.0\.0\.3 is a private or local address"):
         fetcher.get(f"http://127.0.0.1:{httpserver.port}/moved")
     assert len(httpserver.log) == 1
+
+
+def test_public_only_follows_a_redirect_by_name(httpserver, monkeypatch):
+    """A relative redirect goes on to the same name (looked up again), not to the address."""
+    import socket as socket_module
+
+    from feeds import http
+
+    real_getaddrinfo = socket_module.getaddrinfo
+    lookups = []
+
+    def resolve(host, *args, **kwargs):
+        if host != "tenders.example":
+            return real_getaddrinfo(host, *args, **kwargs)
+        lookups.append(host)
+        return [(socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+
+    monkeypatch.setattr(socket_module, "getaddrinfo", resolve)
+    monkeypatch.setattr(http, "_is_public", lambda address: address == "127.0.0.1")
+    port = httpserver.port
+    host = {"Host": f"tenders.example:{port}"}
+    httpserver.expect_request("/moved", headers=host).respond_with_data(
+        "", status=302, headers={"Location": "/notice/7"}
+    )
+    httpserver.expect_request("/notice/7", headers=host).respond_with_data("lot 7")
+    with Fetcher(HttpPolicy(public_only=True, retries=0)) as fetcher:
+        reply = fetcher.get(f"http://tenders.example:{port}/moved")
+    assert (reply.url, reply.content) == (f"http://tenders.example:{port}/notice/7", b"lot 7")
+    assert lookups == ["tenders.example", "tenders.example"]
