@@ -113,15 +113,7 @@ class BidForm(FlaskForm):
     members = CheckboxesField("Members in the consortium", coerce=int)
     lead = SelectField("Lead member", coerce=int, validators=[Optional()])
     model = SelectField(
-        "Consortium model",
-        choices=choices(
-            [
-                ("managing_agent", "Managing agent (the network bids for its members)"),
-                ("lead_contractor", "Lead contractor with subcontractors"),
-                ("joint_entity", "A new joint entity"),
-            ]
-        ),
-        default="lead_contractor",
+        "Consortium model", choices=choices(BID_MODEL_LABELS.items()), default="lead_contractor"
     )
 
 
