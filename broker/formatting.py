@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -84,6 +86,28 @@ def badges(notice) -> Markup:
     )
 
 
+# How a kind of reason is named where its sentence doesn't already say it.
+REASON_KINDS = {"cpv": "CPV", "manual": "Added by hand"}
+
+
+def reason_item(reason: Mapping[str, str] | Any) -> Markup:
+    """One reason for a match as a list item, in words, naming its kind (CPV, Keywords...)
+    only when the sentence doesn't start with it.
+
+    A stored match's reasons are dicts, a trial's are matchers.Reason; Python rather than
+    a Jinja macro, as a notice page lists every matched member's reasons.
+    """
+    if isinstance(reason, Mapping):
+        kind, text = reason["kind"], reason["text"]
+    else:
+        kind, text = reason.kind, reason.text
+    named = ""
+    if kind != "manual" and not text.lower().startswith(kind):
+        name = REASON_KINDS.get(kind, kind.capitalize())
+        named = f'<span class="reason-kind">{escape(name)}:</span> '
+    return Markup(f'<li class="reason reason-{escape(kind)}">{named}{escape(text)}</li>')
+
+
 def paragraphs(text: str | None) -> Markup:
     """Plain text as escaped paragraphs, keeping its line breaks; never raw HTML."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", text or "") if b.strip()]
@@ -125,4 +149,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(paragraphs)
     app.add_template_global(days_left)
     app.add_template_global(badges)
+    app.add_template_global(reason_item)
     app.add_template_global(nav_items)

@@ -30,6 +30,9 @@ _INPUTS: dict[type, tuple[str, ...]] = {
         widgets.HiddenInput,
     )
 }
+_CHECKS: dict[type, tuple[str, ...]] = {
+    cls: tuple(cls.validation_attrs) for cls in (widgets.CheckboxInput, widgets.RadioInput)
+}
 _SELECT_FLAGS = tuple(widgets.Select.validation_attrs)
 _TEXTAREA_FLAGS = tuple(widgets.TextArea.validation_attrs)
 
@@ -67,20 +70,24 @@ def control(field: Any, **attrs: Any) -> Markup:
     """The field's control (input, select or textarea), exactly as ``field(**attrs)``."""
     widget = field.widget
     kind = type(widget)
+    if kind in _CHECKS:
+        # A box or radio button, alone (BooleanField) or one option of a list of them.
+        # As WTForms: a box is ticked by its `checked` if it has one, else by its data.
+        if kind is widgets.RadioInput:
+            checked = field.checked
+        else:
+            checked = getattr(field, "checked", field.data)
+        if checked:
+            attrs.setdefault("checked", True)
+        return _input(field, widget, _CHECKS[kind], attrs)
     if kind in _INPUTS and getattr(field, "_datalist", None) is None:
-        attrs.setdefault("id", field.id)
         if kind is widgets.NumberInput:
             for name in ("step", "min", "max"):
                 if getattr(widget, name) is not None:
                     attrs.setdefault(name, getattr(widget, name))
         if kind is widgets.PasswordInput and widget.hide_value:
             attrs["value"] = ""
-        attrs.setdefault("type", widget.input_type)
-        if "value" not in attrs:
-            attrs["value"] = field._value()
-        _flags(field, _INPUTS[kind], attrs)
-        attrs["name"] = field.name
-        return Markup(f"<input {_render(attrs)}>")
+        return _input(field, widget, _INPUTS[kind], attrs)
     if kind is widgets.Select and not widget.multiple and not field.has_groups():
         attrs.setdefault("id", field.id)
         _flags(field, _SELECT_FLAGS, attrs)
@@ -96,6 +103,16 @@ def control(field: Any, **attrs: Any) -> Markup:
         attrs["name"] = field.name
         return Markup(f"<textarea {_render(attrs)}>\r\n{escape(field._value())}</textarea>")
     return field(**attrs)
+
+
+def _input(field: Any, widget: Any, flags: tuple[str, ...], attrs: dict[str, Any]) -> Markup:
+    attrs.setdefault("id", field.id)
+    attrs.setdefault("type", widget.input_type)
+    if "value" not in attrs:
+        attrs["value"] = field._value()
+    _flags(field, flags, attrs)
+    attrs["name"] = field.name
+    return Markup(f"<input {_render(attrs)}>")
 
 
 def _option(choice: Any) -> str:

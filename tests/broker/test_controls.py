@@ -79,11 +79,14 @@ def test_controls_render_as_wtforms(app, form_cls, kind):
                 values = [1, 2, 3] if field.coerce is int else [1, "2", TRICKY]
                 field.choices = choices(zip(values, ["One", "Two & <three>", TRICKY], strict=True))
                 field.process(formdata)
-            assert str(label(field)) == str(field.label())
-            for attributes in ATTRIBUTES:
-                ours = control(field, **dict(attributes))
-                assert isinstance(ours, Markup)
-                assert str(ours) == str(field(**dict(attributes))), (field.name, attributes)
+            # A list of boxes or radio buttons is drawn one option at a time.
+            options = list(field) if hasattr(field, "__iter__") else []
+            for each in [field, *options]:
+                assert str(label(each)) == str(each.label())
+                for attributes in ATTRIBUTES:
+                    ours = control(each, **dict(attributes))
+                    assert isinstance(ours, Markup)
+                    assert str(ours) == str(each(**dict(attributes))), (each.name, attributes)
             rendered += 1
         # Only a form of buttons alone (unsubscribe) has nothing to render.
         assert rendered or form_cls.__name__ == "UnsubscribeForm"
