@@ -21,7 +21,8 @@ from .outbox import Email, enqueue
 NOTE_LIMIT = 2000
 
 
-def _existing(session: Session, member: Member, notice: Notice, kind: str) -> MemberResponse | None:
+def latest(session: Session, member: Member, notice: Notice, kind: str) -> MemberResponse | None:
+    """The member's latest answer of this kind ("interested", "declined") to the notice."""
     return session.scalars(
         select(MemberResponse)
         .where(
@@ -70,7 +71,7 @@ def interested(
     A second click changes nothing and tells nobody again (a new note is kept).
     """
     note = note.strip()[:NOTE_LIMIT]
-    response = _existing(session, member, notice, "interested")
+    response = latest(session, member, notice, "interested")
     if response is not None:
         if note and note != response.note:
             response.note = note
@@ -92,7 +93,7 @@ def declined(
     if reason is not None and reason not in DECLINE_REASONS:
         raise ValueError(f"unknown decline reason {reason!r}")
     note = note.strip()[:NOTE_LIMIT]
-    earlier = _existing(session, member, notice, "declined")
+    earlier = latest(session, member, notice, "declined")
     if earlier is not None:
         if earlier.reason == reason and earlier.note == note:
             return earlier

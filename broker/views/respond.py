@@ -23,7 +23,7 @@ from ..links import LinkExpired, LinkTampered, MemberLink, for_app
 from ..mail import kick
 from ..matching import get_cache
 from ..members import InvalidProfile
-from ..models import Match, Member, MemberResponse, Notice
+from ..models import Match, Member, Notice
 from ..opportunities import flags, summarise, value_text, where
 from ..security import csrf
 from .forms import choices
@@ -127,22 +127,6 @@ def _page(template: str, link: MemberLink, member: Member, notice: Notice | None
     ), status
 
 
-def _earlier(member: Member, notice: Notice, kind: str) -> MemberResponse | None:
-    return (
-        get_session()
-        .scalars(
-            select(MemberResponse)
-            .where(
-                MemberResponse.member_id == member.id,
-                MemberResponse.notice_id == notice.id,
-                MemberResponse.kind == kind,
-            )
-            .order_by(MemberResponse.id.desc())
-        )
-        .first()
-    )
-
-
 @bp.route("/<token>", methods=["GET", "POST"])
 def link(token: str):
     """What the link does, and the button (or form) that does it."""
@@ -181,12 +165,12 @@ def _interested(token: str, link: MemberLink, member: Member, notice: Notice):
         )
         return _done(token, message)
     status = 400 if request.method == "POST" else 200
-    earlier = _earlier(member, notice, "interested")
+    earlier = answers.latest(get_session(), member, notice, "interested")
     return _page("interested.html", link, member, notice, status, form=form, earlier=earlier)
 
 
 def _decline(token: str, link: MemberLink, member: Member, notice: Notice):
-    earlier = _earlier(member, notice, "declined")
+    earlier = answers.latest(get_session(), member, notice, "declined")
     data = {"reason": earlier.reason, "note": earlier.note} if earlier else None
     form = DeclineForm(data=data)
     if form.validate_on_submit():
