@@ -35,6 +35,14 @@ shift = outreach_fixtures.shift
 stocked = outreach_fixtures.stocked
 
 
+def changed_signature(link: str) -> str:
+    """The link with its signature's first character changed. Not the last one: the
+    last base64 character of a 20-byte signature carries four padding bits, so some
+    changes to it decode to the very same signature and the link still works."""
+    head, _, signature = link.rpartition(".")
+    return f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
 def page_text(response, status: int = 200) -> str:
     assert response.status_code == status, response.get_data(as_text=True)[:3000]
     return response.get_data(as_text=True)
@@ -85,7 +93,7 @@ def test_links_carry_member_notice_and_action_and_reject_anything_else(clock):
         other_key.token(7, "interested", 42),
         other_salt,
         token[:-3],
-        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        changed_signature(token),
         token.replace(token.split(".")[0], "WzcsNDMsMF0"),  # notice 43 instead of 42
         "not-a-link",
     ):
@@ -422,7 +430,7 @@ def test_an_expired_link_gets_a_friendly_page_and_changes_nothing(
 def test_a_tampered_link_gets_a_friendly_page(app, client, stocked, member_links):
     green = member_id(stocked, "Greenspace Growers")
     url = member_links(green, "interested", notice_id(stocked, LANDSCAPE))
-    for bad in (url[:-4], url[:-1] + ("x" if url[-1] != "x" else "y"), "/r/rubbish"):
+    for bad in (url[:-4], changed_signature(url), "/r/rubbish"):
         page = page_text(client.get(bad), 400)
         assert "<h1>This link doesn't work</h1>" in page
         assert "cut short or changed" in page
