@@ -20,7 +20,7 @@ from .keywords import Phrase, compile_phrase, expand_to_cpv, phrase_key, weigh
 from .labels import lexicon
 from .members import MemberIndex, Roster
 from .results import MatchRows
-from .scoring import Scored, Scratch, chunk_size, score_chunk
+from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
 from .text import stem_word
 from .types import Match, Notice, Profile
 from .vocab import Vocabulary
@@ -245,15 +245,3 @@ class Matcher:
             parts.append(part)
         return concat(parts)
 
-
-def concat(parts: Sequence[Scored]) -> Scored:
-    """One Scored from several, in order."""
-    if not parts:
-        z = np.zeros(0, np.int64)
-        return Scored(z, z, np.zeros(0, np.int16), np.zeros(0, bool))
-    return Scored(
-        *(
-            np.concatenate([getattr(p, f) for p in parts])
-            for f in ("notice", "slot", "score", "vetoed")
-        )
-    )

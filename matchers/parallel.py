@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import MatchConfig
+from .scoring import Scored, concat
 from .types import Notice
 
 if TYPE_CHECKING:
     from .engine import Matcher
-    from .scoring import Scored
 
 # The job a forked worker inherits: (matcher, notices, limit, wanted).
 _JOB: tuple[Any, ...] | None = None
@@ -57,8 +57,6 @@ def run(
     workers: int,
 ) -> Scored:
     """Score `notices` over `workers` forked processes; the same result as one process."""
-    from .engine import concat
-
     global _JOB
     matcher._state()
     matcher._vocab.arrays()

@@ -46,6 +46,19 @@ class Scored:
     vetoed: np.ndarray  # only ever set when scoring without a threshold
 
 
+def concat(parts: Sequence[Scored]) -> Scored:
+    """One Scored from several, in order."""
+    if not parts:
+        z = np.zeros(0, np.int64)
+        return Scored(z, z, np.zeros(0, np.int16), np.zeros(0, bool))
+    return Scored(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("notice", "slot", "score", "vetoed")
+        )
+    )
+
+
 class Scratch:
     """Dense (notices x members) accumulators for one chunk, kept zeroed between uses."""
 
