@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy import Engine
 
-    from .config import Settings
+    from broker.config import Settings
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
@@ -19,8 +19,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # in the bulk-import parser process) doesn't load the whole web stack.
     from flask import Flask
 
-    from . import db, errors_web, formatting, matching, security, views
-    from .config import ROOT, load_settings
+    from broker import db, errors_web, formatting, matching, security, views
+    from broker.config import ROOT, load_settings
 
     settings = settings or load_settings()
     app = Flask(

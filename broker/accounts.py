@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models.users import User
-from .users import UserError, set_password
+from broker.models.users import User
+from broker.users import UserError, set_password
 
 
 def all_users(session: Session) -> list[User]:

@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .emails import MailContext, render, subject_line
-from .formatting import london
-from .models import Member, MemberResponse, Notice, User
-from .models.members import DECLINE_REASONS
-from .outbox import Email, enqueue
+from broker.emails import MailContext, render, subject_line
+from broker.formatting import london
+from broker.models import Member, MemberResponse, Notice, User
+from broker.models.members import DECLINE_REASONS
+from broker.outbox import Email, enqueue
 
 NOTE_LIMIT = 2000
 

@@ -20,15 +20,14 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker import migrate
+from broker.clock import utcnow
+from broker.config import Settings, load_settings
+from broker.errors import BrokerError
+from broker.harvesting import RunSummary, harvest_source, import_file
+from broker.matching import store_hook
+from broker.sources import source_health
 from feeds.files import FORMATS as FILE_FORMATS
-
-from . import migrate
-from .clock import utcnow
-from .config import Settings, load_settings
-from .errors import BrokerError
-from .harvesting import RunSummary, harvest_source, import_file
-from .matching import store_hook
-from .sources import source_health
 
 logger = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -44,7 +43,7 @@ class Runtime:
     @property
     def app(self) -> Flask:
         if self._app is None:
-            from . import create_app
+            from broker import create_app
 
             self._app = create_app(load_settings(self.config_path))
         return self._app
@@ -147,8 +146,8 @@ def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) ->
     """waitress threads in this process, and the scheduler beside them."""
     import waitress
 
-    from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
+    from broker.locks import exclusive
+    from broker.scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
 
     settings = rt.settings
     with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
@@ -172,7 +171,7 @@ def _serve_in_process(rt: Runtime, host: str, port: int, run_scheduler: bool) ->
 
 def _worker_app(config_path: str | None) -> Flask:
     """The app of one gunicorn worker, reading SQLite through the shared memory map."""
-    from . import create_app, db
+    from broker import create_app, db
 
     settings = load_settings(config_path)
     database = settings.database
@@ -182,7 +181,7 @@ def _worker_app(config_path: str | None) -> Flask:
 
 def _serve_workers(rt: Runtime, host: str, port: int, run_scheduler: bool) -> None:
     """gunicorn worker processes, and the scheduler in a process of its own."""
-    from .server import WebServer, gunicorn_options, start_scheduler_process, stop_process
+    from broker.server import WebServer, gunicorn_options, start_scheduler_process, stop_process
 
     settings = rt.settings
     # Workers fork from this process: it must hold no database connection they'd share.
@@ -215,8 +214,8 @@ def _serve_workers(rt: Runtime, host: str, port: int, run_scheduler: bool) -> No
 @pass_runtime
 def scheduler(rt: Runtime) -> None:
     """Run only the scheduler, in the foreground (for a separate process)."""
-    from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler
+    from broker.locks import exclusive
+    from broker.scheduler import SCHEDULER_LOCK, build_scheduler
 
     migrate.upgrade(rt.engine)
     with exclusive(rt.engine, SCHEDULER_LOCK) as leader:
@@ -228,8 +227,8 @@ def scheduler(rt: Runtime) -> None:
 
 
 def _load_demo(rt: Runtime) -> None:
-    from .demo import DEMO_USER, ensure_demo_user, load_demo
-    from .matching import get_cache
+    from broker.demo import DEMO_USER, ensure_demo_user, load_demo
+    from broker.matching import get_cache
 
     summaries, members = load_demo(rt.sessions, rt.settings, utcnow, get_cache(rt.app))
     for summary in summaries:
@@ -280,8 +279,8 @@ def db_current(rt: Runtime) -> None:
 def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
     """Harvest SOURCES now (default: every enabled source, in config.toml or added on the
     Sources page)."""
-    from .errors import UnknownSource
-    from .stored_sources import all_sources
+    from broker.errors import UnknownSource
+    from broker.stored_sources import all_sources
 
     settings = rt.settings
     with rt.sessions() as session:
@@ -389,7 +388,7 @@ def _finish(summaries: list[RunSummary], verb: str) -> None:
 @pass_runtime
 def sources(rt: Runtime) -> None:
     """Each source (config.toml's and those added on the Sources page) with its health."""
-    from .stored_sources import all_sources
+    from broker.stored_sources import all_sources
 
     with rt.sessions() as session:
         health = source_health(session)
@@ -442,7 +441,7 @@ def sources(rt: Runtime) -> None:
 @pass_runtime
 def match(rt: Runtime, everything: bool) -> None:
     """Match notices against member profiles (new notices and edited members)."""
-    from .matching import get_cache, match_all, match_pending
+    from broker.matching import get_cache, match_all, match_pending
 
     cache = get_cache(rt.app)
     with rt.sessions.begin() as session, bulk_allocation():
@@ -453,7 +452,7 @@ def match(rt: Runtime, everything: bool) -> None:
 
 def _tell_members(rt: Runtime) -> None:
     """After matching: queue the instant alerts and change notices it calls for."""
-    from .jobs import tell_members
+    from broker.jobs import tell_members
 
     notified = tell_members(rt.app)
     if notified is not None and (notified.alerts.emails or notified.changes.emails):
@@ -470,8 +469,8 @@ def members() -> None:
 @pass_runtime
 def members_import(rt: Runtime, path: str) -> None:
     """Create or update members from a CSV file (matched by name), then re-match them."""
-    from .matching import get_cache, match_members
-    from .members import BadCsv, import_csv
+    from broker.matching import get_cache, match_members
+    from broker.members import BadCsv, import_csv
 
     now = utcnow()
     with rt.sessions.begin() as session:
@@ -498,8 +497,8 @@ def members_export(rt: Runtime, out: str | None) -> None:
     """Every member in the CSV import format."""
     from sqlalchemy import select
 
-    from .members import export_csv
-    from .models import Member
+    from broker.members import export_csv
+    from broker.models import Member
 
     with rt.sessions() as session:
         rows = session.scalars(select(Member).order_by(Member.name))
@@ -526,9 +525,9 @@ def mail_preview(rt: Runtime, member: str) -> None:
     """Print MEMBER's next digest (a member id or exact name) without queuing it."""
     from sqlalchemy import select
 
-    from .digests import preview
-    from .emails import MailContext
-    from .models import Member
+    from broker.digests import preview
+    from broker.emails import MailContext
+    from broker.models import Member
 
     # A session that is never committed: previewing changes nothing.
     with rt.sessions() as session:
@@ -568,7 +567,7 @@ def users() -> None:
 @pass_runtime
 def users_add(rt: Runtime, email: str, role: str, name: str) -> None:
     """Add a user; the password is read from standard input or asked for twice."""
-    from .users import create_user
+    from broker.users import create_user
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -585,7 +584,7 @@ def users_list(rt: Runtime) -> None:
     """Every user with their role and last login."""
     from sqlalchemy import select
 
-    from .models import User
+    from broker.models import User
 
     with rt.sessions() as session:
         for user in session.scalars(select(User).order_by(User.email)):
@@ -604,8 +603,8 @@ def users_list(rt: Runtime) -> None:
 @pass_runtime
 def mail_send(rt: Runtime, include_waiting: bool) -> None:
     """Send the outbox now: every message that is due, oldest first."""
-    from .formatting import london
-    from .mail import send_outbox
+    from broker.formatting import london
+    from broker.mail import send_outbox
 
     report = send_outbox(rt.sessions, rt.settings, utcnow, include_waiting=include_waiting)
     for problem in report.failed:
@@ -627,9 +626,9 @@ def mail_status(rt: Runtime) -> None:
     """How many messages wait, were sent and failed; the oldest waiting and recent failures."""
     from sqlalchemy import select
 
-    from .formatting import london
-    from .mail_status import counts
-    from .models import OutboxMessage
+    from broker.formatting import london
+    from broker.mail_status import counts
+    from broker.models import OutboxMessage
 
     with rt.sessions() as session:
         state = counts(session)
@@ -679,7 +678,7 @@ def export() -> None:
 @pass_runtime
 def export_notices(rt: Runtime, file_format: str, out: str | None) -> None:
     """Every notice, in the documented JSONL (or CSV) format."""
-    from .export import notice_records, write_csv, write_jsonl
+    from broker.export import notice_records, write_csv, write_jsonl
 
     writer = write_jsonl if file_format == "jsonl" else write_csv
     with rt.sessions() as session:

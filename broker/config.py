@@ -20,8 +20,7 @@ from typing import Any
 
 import feeds
 import matchers
-
-from .errors import ConfigError
+from broker.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "BROKER_"

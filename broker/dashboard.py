@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Date, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from .models import MemberResponse, Notice
-from .models.triage import Bid, Forward
+from broker.models import MemberResponse, Notice
+from broker.models.triage import Bid, Forward
 
 PERIODS = (4, 12, 26, 52)
 DEFAULT_WEEKS = 12

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .config import Settings
-from .harvesting import Clock, RunSummary, import_file
-from .matching import MatcherCache, match_pending
-from .members import ImportResult, import_csv
-from .models import User
-from .users import create_user
+from broker.config import Settings
+from broker.harvesting import Clock, RunSummary, import_file
+from broker.matching import MatcherCache, match_pending
+from broker.members import ImportResult, import_csv
+from broker.models import User
+from broker.users import create_user
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_MEMBERS = DEMO_DATA / "members.csv"

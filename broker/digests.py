@@ -15,13 +15,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .emails import MailContext, can_email, footer, member_emails, render
-from .formatting import london
-from .models import Member, Notice, ToldNotice
-from .opportunities import Opportunity
-from .outbox import enqueue
-from .outreach import Told, opportunities_for, updated_opportunities
-from .told import Pick, changed_told, new_matches, subscribed, tell
+from broker.emails import MailContext, can_email, footer, member_emails, render
+from broker.formatting import london
+from broker.models import Member, Notice, ToldNotice
+from broker.opportunities import Opportunity
+from broker.outbox import enqueue
+from broker.outreach import Told, opportunities_for, updated_opportunities
+from broker.told import Pick, changed_told, new_matches, subscribed, tell
 
 PERIODS = ("daily", "weekly")
 

@@ -14,8 +14,7 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 import matchers
-
-from .matching import (
+from broker.matching import (
     CHUNK,
     Declines,
     MatcherCache,
@@ -26,7 +25,7 @@ from .matching import (
     notice_for,
     profile_for,
 )
-from .members import (
+from broker.members import (
     FieldError,
     ImportResult,
     InvalidProfile,
@@ -36,9 +35,9 @@ from .members import (
     import_csv,
     save_member,
 )
-from .models import Match, Member, MemberResponse, Notice
-from .models.triage import Bid, BidMember, Forward
-from .paging import Paged, paginate
+from broker.models import Match, Member, MemberResponse, Notice
+from broker.models.triage import Bid, BidMember, Forward
+from broker.paging import Paged, paginate
 
 # How far back "Test this profile" looks, and how many results it shows.
 TRIAL_DAYS = 90

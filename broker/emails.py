@@ -18,12 +18,12 @@ from typing import Any
 from flask import Flask
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from .clock import utcnow
-from .config import ROOT, Settings
-from .formatting import london, money
-from .links import Links, base_url
-from .models import Member
-from .outbox import Email
+from broker.clock import utcnow
+from broker.config import ROOT, Settings
+from broker.formatting import london, money
+from broker.links import Links, base_url
+from broker.models import Member
+from broker.outbox import Email
 
 TEMPLATES = ROOT / "templates" / "email"
 SUBJECT_LIMIT = 200

@@ -14,7 +14,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Notice, NoticeSource
+from broker.models import Notice, NoticeSource
 
 CHUNK = 1000
 CSV_COLUMNS = (

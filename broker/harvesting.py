@@ -19,20 +19,19 @@ from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.config import Settings
+from broker.dedupe import Thresholds
+from broker.errors import UnknownSource
+from broker.intake import StoreResult, store_notices
+from broker.locks import exclusive
+from broker.models import HarvestRun, RejectedRecord
+from broker.prefetch import prepared_pages
+from broker.source_records import Packed, Prepared, prepare, storable_json, storable_text
+from broker.sources import build_fetcher, build_harvester, record_health, state_row
+from broker.stored_sources import all_sources, find_source
 from feeds import files
 from feeds.errors import FeedError
 from feeds.types import Page, Rejection
-
-from .config import Settings
-from .dedupe import Thresholds
-from .errors import UnknownSource
-from .intake import StoreResult, store_notices
-from .locks import exclusive
-from .models import HarvestRun, RejectedRecord
-from .prefetch import prepared_pages
-from .source_records import Packed, Prepared, prepare, storable_json, storable_text
-from .sources import build_fetcher, build_harvester, record_health, state_row
-from .stored_sources import all_sources, find_source
 
 logger = logging.getLogger(__name__)
 

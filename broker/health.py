@@ -12,13 +12,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .config import Settings, SourceSettings
-from .errors import UnknownSource
-from .jobs import harvest_job
-from .models import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
-from .paging import Paged, paginate
-from .sources import latest_run, source_health
-from .stored_sources import all_sources, find_source, stored_row
+from broker.config import Settings, SourceSettings
+from broker.errors import UnknownSource
+from broker.jobs import harvest_job
+from broker.models import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
+from broker.paging import Paged, paginate
+from broker.sources import latest_run, source_health
+from broker.stored_sources import all_sources, find_source, stored_row
 
 IMPORT_PREFIX = "import:"
 

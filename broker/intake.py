@@ -17,13 +17,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from feeds import ocds
-from feeds.types import Notice as Harvested
-
-from .dedupe import Thresholds, deadline_day, partners_of, same_opportunity
-from .merging import notice_columns, remerge
-from .models import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
-from .source_records import (
+from broker.dedupe import Thresholds, deadline_day, partners_of, same_opportunity
+from broker.merging import notice_columns, remerge
+from broker.models import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
+from broker.source_records import (
     Packed,
     Prepared,
     RawNotKept,
@@ -32,6 +29,8 @@ from .source_records import (
     unique_releases,
     unpack_raw,
 )
+from feeds import ocds
+from feeds.types import Notice as Harvested
 
 logger = logging.getLogger(__name__)
 

@@ -6,17 +6,17 @@ import logging
 
 from flask import Flask
 
-from . import digests, outreach
-from .clock import utcnow
-from .db import get_sessions
-from .emails import MailContext
-from .harvesting import harvest_source
-from .locks import exclusive
-from .mail import kick
-from .matching import store_hook
-from .models import SourceState
-from .sources import backing_off
-from .stored_sources import find_source
+from broker import digests, outreach
+from broker.clock import utcnow
+from broker.db import get_sessions
+from broker.emails import MailContext
+from broker.harvesting import harvest_source
+from broker.locks import exclusive
+from broker.mail import kick
+from broker.matching import store_hook
+from broker.models import SourceState
+from broker.sources import backing_off
+from broker.stored_sources import find_source
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def digest_job(app: Flask, period: str) -> None:
 
 def send_mail_job(app: Flask) -> None:
     """Send what is due in the outbox, after recovering what a dead sender handed over."""
-    from .mail import send_outbox, send_runs
+    from broker.mail import send_outbox, send_runs
 
     def send() -> None:
         with app.app_context():

@@ -16,8 +16,8 @@ from typing import Any
 from flask import Flask
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from .clock import utcnow
-from .config import Settings
+from broker.clock import utcnow
+from broker.config import Settings
 
 SALT = "sen-broker.member-link"
 ACTIONS = ("interested", "decline", "unsubscribe", "profile")

@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import BrokerError
-from .models import Member, Notice
-from .models.outreach import MESSAGE_STATUSES, OutboxMessage
-from .paging import Paged, paginate
+from broker.errors import BrokerError
+from broker.models import Member, Notice
+from broker.models.outreach import MESSAGE_STATUSES, OutboxMessage
+from broker.paging import Paged, paginate
 
 
 class NotRetryable(BrokerError):

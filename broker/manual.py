@@ -18,17 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import matchers
+from broker.errors import FieldError, InvalidFields
+from broker.formatting import LONDON
+from broker.intake import store_notices
+from broker.matching import MatcherCache, match_notices
+from broker.models import Notice, NoticeSource
+from broker.triage import record
 from feeds.codes import merge_key_in_link, merge_keys_in_text
 from feeds.extract import ExtractedFields, extract_from_page, extract_notice_fields
 from feeds.types import Fetch, Money
 from feeds.types import Notice as Harvested
-
-from .errors import FieldError, InvalidFields
-from .formatting import LONDON
-from .intake import store_notices
-from .matching import MatcherCache, match_notices
-from .models import Notice, NoticeSource
-from .triage import record
 
 SOURCE = "manual"
 KINDS = {

@@ -24,10 +24,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 import matchers
-
-from .config import MatchingSettings
-from .intake import StoreResult
-from .models import CorpusSnapshot, Match, Member, MemberResponse, Notice
+from broker.config import MatchingSettings
+from broker.intake import StoreResult
+from broker.models import CorpusSnapshot, Match, Member, MemberResponse, Notice
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import matchers
-
-from .errors import FieldError, InvalidFields
-from .models import Member
-from .models.members import FREQUENCIES
+from broker.errors import FieldError, InvalidFields
+from broker.models import Member
+from broker.models.members import FREQUENCIES
 
 CSV_COLUMNS = (
     "name",

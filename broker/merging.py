@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .dedupe import deadline_day
-from .models import Notice, NoticeChange, NoticeRegion, NoticeSource
-from .source_records import iso
+from broker.dedupe import deadline_day
+from broker.models import Notice, NoticeChange, NoticeRegion, NoticeSource
+from broker.source_records import iso
 
 SOURCE_PRIORITY = ("pcs", "sell2wales", "find_a_tender", "contracts_finder", "ted")
 VOLATILE = ("deadline", "value", "status", "notice_type")

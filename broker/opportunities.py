@@ -18,11 +18,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import matchers
-
-from .formatting import days_left, london, money, source_name
-from .links import Links
-from .merging import SOURCE_PRIORITY
-from .models import Notice, NoticeChange, NoticeSource, ToldNotice
+from broker.formatting import days_left, london, money, source_name
+from broker.links import Links
+from broker.merging import SOURCE_PRIORITY
+from broker.models import Notice, NoticeChange, NoticeSource, ToldNotice
 
 # A buyer's status meaning the opportunity is off.
 CANCELLED_STATUSES = frozenset({"cancelled", "withdrawn"})

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from .models.outreach import MESSAGE_KINDS, OutboxMessage
+from broker.models.outreach import MESSAGE_KINDS, OutboxMessage
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .emails import MailContext, can_email, footer, member_emails, render
-from .formatting import london
-from .models import Match, Member, Notice, ToldNotice, User
-from .models.triage import Forward
-from .opportunities import Opportunity, changes_since, opportunity, source_links
-from .outbox import enqueue
-from .told import changed_told, history_of, new_matches, subscribed, tell
+from broker.emails import MailContext, can_email, footer, member_emails, render
+from broker.formatting import london
+from broker.models import Match, Member, Notice, ToldNotice, User
+from broker.models.triage import Forward
+from broker.opportunities import Opportunity, changes_since, opportunity, source_links
+from broker.outbox import enqueue
+from broker.told import changed_told, history_of, new_matches, subscribed, tell
 
 
 @dataclass

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from broker.source_records import pack
 from feeds import files
 from feeds.errors import FeedError, ParseError
 from feeds.types import Page
-
-from .source_records import pack
 
 logger = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
-from . import jobs
-from .clock import utcnow
-from .config import Settings, SourceSettings
-from .db import get_sessions
-from .formatting import LONDON
-from .mail import SEND_JOB_ID
-from .stored_sources import stored_sources
+from broker import jobs
+from broker.clock import utcnow
+from broker.config import Settings, SourceSettings
+from broker.db import get_sessions
+from broker.formatting import LONDON
+from broker.mail import SEND_JOB_ID
+from broker.stored_sources import stored_sources
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from flask import Flask, Response, abort, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from .db import get_session
-from .models.users import User
+from broker.db import get_session
+from broker.models.users import User
 
 # Blueprints whose pages anyone may open; and single public endpoints.
 PUBLIC_BLUEPRINTS = frozenset({"respond"})

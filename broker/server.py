@@ -84,10 +84,10 @@ def start_scheduler_process(config_path: str | None) -> tuple[subprocess.Popen, 
 
 def run_scheduler_process(config_path: str | None, report_fd: int, parent: int) -> None:
     """The scheduler process: hold the lock, run the jobs, stop with `broker up`."""
-    from . import create_app
-    from .config import load_settings
-    from .locks import exclusive
-    from .scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
+    from broker import create_app
+    from broker.config import load_settings
+    from broker.locks import exclusive
+    from broker.scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -14,10 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import feeds
+from broker.config import Settings, SourceSettings
+from broker.models import HarvestRun, SourceState
 from feeds.http import Fetcher, HttpPolicy
-
-from .config import Settings, SourceSettings
-from .models import HarvestRun, SourceState
 
 # After this many failed runs in a row a source waits longer before its next try.
 BACKOFF_AFTER = 3

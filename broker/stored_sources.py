@@ -23,11 +23,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 import feeds
+from broker.config import Settings, SourceSettings, coerce
+from broker.errors import ConfigError, FieldError, InvalidFields
+from broker.models import ConfiguredSource, SourceState
 from feeds.html_listing import Selectors, check_selectors
-
-from .config import Settings, SourceSettings, coerce
-from .errors import ConfigError, FieldError, InvalidFields
-from .models import ConfiguredSource, SourceState
 
 logger = logging.getLogger(__name__)
 

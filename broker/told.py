@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import Match, Member, MemberResponse, Notice, NoticeChange, ToldNotice
-from .opportunities import CANCELLED_STATUSES, is_cancelled, not_cancelled, still_open
+from broker.models import Match, Member, MemberResponse, Notice, NoticeChange, ToldNotice
+from broker.opportunities import CANCELLED_STATUSES, is_cancelled, not_cancelled, still_open
 
 # Opportunities in one alert or digest; the rest wait for the next one.
 MAX_ITEMS = 25

@@ -13,11 +13,10 @@ from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 import matchers
-
-from .matching import Declines, MatcherCache, notice_for, profile_for
-from .models import Match, Member, Notice, NoticeSource
-from .models.notices import NoticeRegion
-from .models.triage import TRIAGE_STATUSES, Bid, BidMember, Forward, NoticeAction
+from broker.matching import Declines, MatcherCache, notice_for, profile_for
+from broker.models import Match, Member, Notice, NoticeSource
+from broker.models.notices import NoticeRegion
+from broker.models.triage import TRIAGE_STATUSES, Bid, BidMember, Forward, NoticeAction
 
 SORTS = {"score": "Best score", "deadline": "Deadline", "newest": "Newest"}
 DEADLINE_WINDOWS = {"7": 7, "14": 14, "30": 30, "90": 90}

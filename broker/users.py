@@ -9,8 +9,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import BrokerError
-from .models.users import ROLES, LoginAttempt, User
+from broker.errors import BrokerError
+from broker.models.users import ROLES, LoginAttempt, User
 
 MIN_PASSWORD = 10
 # Failed logins allowed per address and per e-mail within the window.

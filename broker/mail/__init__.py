@@ -51,11 +51,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import MailSettings, Settings
-from ..locks import exclusive
-from ..models.outreach import OutboxMessage
-from .runs import SEND_JOB_ID, SendRuns, kick, send_runs
-from .smtp import (
+from broker.config import MailSettings, Settings
+from broker.locks import exclusive
+from broker.mail.runs import SEND_JOB_ID, SendRuns, kick, send_runs
+from broker.mail.smtp import (
     Deferred,
     Dropped,
     Refused,
@@ -67,6 +66,7 @@ from .smtp import (
     transmit,
     where,
 )
+from broker.models.outreach import OutboxMessage
 
 if TYPE_CHECKING:
     import smtplib

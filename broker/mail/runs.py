@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..clock import utcnow
+from broker.clock import utcnow
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -15,8 +15,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from ..config import MailSettings
-from ..models.outreach import OutboxMessage
+from broker.config import MailSettings
+from broker.models.outreach import OutboxMessage
 
 # 7-bit bodies (quoted-printable or base64 when needed) go through any server.
 POLICY = SMTP.clone(cte_type="7bit")

@@ -1,12 +1,12 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
-from ..db import Base
-from .harvest import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
-from .members import CorpusSnapshot, Match, Member, MemberResponse
-from .notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
-from .outreach import OutboxMessage, ToldNotice
-from .triage import Bid, BidMember, Forward, NoticeAction
-from .users import LoginAttempt, User
+from broker.db import Base
+from broker.models.harvest import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
+from broker.models.members import CorpusSnapshot, Match, Member, MemberResponse
+from broker.models.notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
+from broker.models.outreach import OutboxMessage, ToldNotice
+from broker.models.triage import Bid, BidMember, Forward, NoticeAction
+from broker.models.users import LoginAttempt, User
 
 __all__ = [
     "Base",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, JSONType, UTCDateTime
+from broker.db import Base, JSONType, UTCDateTime
 
 
 class HarvestRun(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, JSONType, UTCDateTime
+from broker.db import Base, JSONType, UTCDateTime
 
 FREQUENCIES = ("instant", "daily", "weekly", "off")
 DECLINE_REASONS = ("too_big", "too_far", "no_accreditation", "timescale", "other")

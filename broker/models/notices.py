@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, JSONType, UTCDateTime
+from broker.db import Base, JSONType, UTCDateTime
 
 
 class Notice(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, JSONType, UTCDateTime
+from broker.db import Base, JSONType, UTCDateTime
 
 MESSAGE_KINDS = ("forward", "alert", "digest", "change", "interest")
 # queued: waiting (for the first try or a retry); sent: the server accepted it;

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, UTCDateTime
-from .members import Member
-from .users import User
+from broker.db import Base, UTCDateTime
+from broker.models.members import Member
+from broker.models.users import User
 
 TRIAGE_STATUSES = ("new", "forwarded", "dismissed", "bid")
 BID_STAGES = ("forming", "go_no_go", "preparing", "submitted", "won", "lost", "withdrawn")

@@ -2,7 +2,18 @@
 
 from flask import Flask
 
-from . import auth, controls, dashboard, members, notices, outbox, respond, sources, triage, users
+from broker.views import (
+    auth,
+    controls,
+    dashboard,
+    members,
+    notices,
+    outbox,
+    respond,
+    sources,
+    triage,
+    users,
+)
 
 
 def register_blueprints(app: Flask) -> None:

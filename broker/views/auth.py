@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from ..clock import utcnow
-from ..db import get_session
-from ..users import attempt_login
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.users import attempt_login
 
 bp = Blueprint("auth", __name__)
 

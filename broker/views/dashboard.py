@@ -6,10 +6,10 @@ from flask import Blueprint, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
-from .. import charts, dashboard
-from ..clock import utcnow
-from ..db import get_session
-from .forms import choices
+from broker import charts, dashboard
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.views.forms import choices
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

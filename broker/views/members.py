@@ -22,11 +22,11 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SearchField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
-from .. import directory
-from ..clock import utcnow
-from ..db import get_session
-from ..matching import get_cache
-from ..members import (
+from broker import directory
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.matching import get_cache
+from broker.members import (
     CSV_COLUMNS,
     OPTIONAL_COLUMNS,
     BadCsv,
@@ -34,8 +34,8 @@ from ..members import (
     ProfileInput,
     parse_profile,
 )
-from ..models import Member
-from .forms import choices
+from broker.models import Member
+from broker.views.forms import choices
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 

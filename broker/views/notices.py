@@ -18,15 +18,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from broker import manual
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.matching import get_cache
+from broker.sources import http_policy
+from broker.views.forms import choices
 from feeds.errors import FetchError
 from feeds.http import Fetcher
-
-from .. import manual
-from ..clock import utcnow
-from ..db import get_session
-from ..matching import get_cache
-from ..sources import http_policy
-from .forms import choices
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 

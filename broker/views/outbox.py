@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import mail_status
-from ..clock import utcnow
-from ..db import get_session
-from ..mail import kick
+from broker import mail_status
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.mail import kick
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 

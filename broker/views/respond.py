@@ -15,19 +15,19 @@ from sqlalchemy import func, select
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from .. import answers, directory
-from ..clock import utcnow
-from ..db import get_session
-from ..emails import MailContext
-from ..links import LinkExpired, LinkTampered, MemberLink, for_app
-from ..mail import kick
-from ..matching import get_cache
-from ..members import InvalidProfile
-from ..models import Match, Member, Notice
-from ..opportunities import flags, summarise, value_text, where
-from ..security import csrf
-from .forms import choices
-from .members import ProfileForm, entered, form_data, show_errors
+from broker import answers, directory
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.emails import MailContext
+from broker.links import LinkExpired, LinkTampered, MemberLink, for_app
+from broker.mail import kick
+from broker.matching import get_cache
+from broker.members import InvalidProfile
+from broker.models import Match, Member, Notice
+from broker.opportunities import flags, summarise, value_text, where
+from broker.security import csrf
+from broker.views.forms import choices
+from broker.views.members import ProfileForm, entered, form_data, show_errors
 
 bp = Blueprint("respond", __name__, url_prefix="/r")
 

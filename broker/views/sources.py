@@ -12,12 +12,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FloatField, IntegerField, StringField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
-from .. import health, stored_sources
-from ..clock import utcnow
-from ..db import get_session
-from ..errors import UnknownSource
-from ..models import ConfiguredSource
-from ..stored_sources import InvalidSource, SourceEntry
+from broker import health, stored_sources
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.errors import UnknownSource
+from broker.models import ConfiguredSource
+from broker.stored_sources import InvalidSource, SourceEntry
 
 bp = Blueprint("sources", __name__, url_prefix="/sources")
 

@@ -14,17 +14,16 @@ from wtforms import DecimalField, SearchField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import matchers
-
-from .. import outreach, triage
-from ..clock import utcnow
-from ..db import get_session
-from ..emails import MailContext
-from ..formatting import SOURCE_NAMES, badges, days_left, london, money, source_name
-from ..mail import kick
-from ..matching import get_cache
-from ..models import Match, Member, MemberResponse, Notice, NoticeSource
-from ..models.triage import Bid, Forward, NoticeAction
-from .forms import CheckboxesField, choices
+from broker import outreach, triage
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.emails import MailContext
+from broker.formatting import SOURCE_NAMES, badges, days_left, london, money, source_name
+from broker.mail import kick
+from broker.matching import get_cache
+from broker.models import Match, Member, MemberResponse, Notice, NoticeSource
+from broker.models.triage import Bid, Forward, NoticeAction
+from broker.views.forms import CheckboxesField, choices
 
 bp = Blueprint("triage", __name__)
 

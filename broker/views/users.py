@@ -8,12 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from .. import accounts
-from ..clock import utcnow
-from ..db import get_session
-from ..models.users import User
-from ..users import MIN_PASSWORD, UserError, create_user
-from .forms import choices
+from broker import accounts
+from broker.clock import utcnow
+from broker.db import get_session
+from broker.models.users import User
+from broker.users import MIN_PASSWORD, UserError, create_user
+from broker.views.forms import choices
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
