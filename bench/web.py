@@ -125,9 +125,11 @@ def add_members_and_matches(url: str, members: int, matches: int, now: datetime)
     from sqlalchemy import func, insert, select, text, update
 
     import matchers
+    from broker.accounts.users import create_user
     from broker.config import load_settings
     from broker.db import make_engine, make_sessionmaker
-    from broker.matching import matchable, notice_for
+    from broker.matching.inputs import notice_for
+    from broker.matching.store import matchable
     from broker.models import (
         Bid,
         BidMember,
@@ -138,7 +140,6 @@ def add_members_and_matches(url: str, members: int, matches: int, now: datetime)
         Notice,
         NoticeAction,
     )
-    from broker.users import create_user
 
     settings = load_settings(ROOT / "config.toml", environ={})
     engine = make_engine(url)
@@ -338,7 +339,7 @@ def sample_paths(url: str) -> tuple[list[str], dict[str, int]]:
     from broker.clock import utcnow
     from broker.db import make_engine, make_sessionmaker
     from broker.models import Notice
-    from broker.triage import Filters, queue_query
+    from broker.triage.queue import Filters, queue_query
 
     engine = make_engine(url)
     with make_sessionmaker(engine)() as s:
@@ -359,7 +360,7 @@ def sample_paths(url: str) -> tuple[list[str], dict[str, int]]:
 
 def filters_from(path: str) -> Any:
     """The triage Filters a query string asks for (numbers as floats)."""
-    from broker.triage import Filters
+    from broker.triage.queue import Filters
 
     args = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
     for key in ("min_value", "max_value"):

@@ -19,8 +19,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # in the bulk-import parser process) doesn't load the whole web stack.
     from flask import Flask
 
-    from broker import db, errors_web, formatting, matching, security, views
+    from broker import db
+    from broker.accounts import views as accounts
     from broker.config import ROOT, load_settings
+    from broker.dashboard import views as dashboard
+    from broker.harvest import views as harvest
+    from broker.mail import views as mail
+    from broker.matching import cache
+    from broker.members import views as members
+    from broker.notices import views as notices
+    from broker.outreach import views as outreach
+    from broker.triage import views as triage
+    from broker.web import init_app as init_web
 
     settings = settings or load_settings()
     app = Flask(
@@ -37,11 +47,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     db.init_app(
         app, engine or db.make_engine(settings.database.resolved_url(), settings.database.echo)
     )
-    security.init_app(app)
-    errors_web.init_app(app)
-    formatting.init_app(app)
-    matching.init_app(app)
-    views.register_blueprints(app)
+    init_web(app)
+    cache.init_app(app)
+    # The one list of blueprints: each feature's pages.
+    for feature in (accounts, triage, members, notices, harvest, mail, dashboard, outreach):
+        app.register_blueprint(feature.bp)
     return app
 
 

@@ -8,9 +8,10 @@ from .errors import AreaError, MatcherError, NoticeError, ProfileError
 from .regions import region_label, resolve_area
 from .results import MatchRows
 from .schema import notice_from_json, profile_from_json
-from .types import Lot, Match, Notice, Profile, Reason
+from .types import FEEDBACK_REASONS, Lot, Match, Notice, Profile, Reason
 
 __all__ = [
+    "FEEDBACK_REASONS",
     "AreaError",
     "CorpusError",
     "CorpusStats",

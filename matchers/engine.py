@@ -244,4 +244,3 @@ class Matcher:
             part.notice += start
             parts.append(part)
         return concat(parts)
-

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 REASON_KINDS = ("keyword", "cpv", "region", "value", "reserved", "exclude", "feedback")
-FEEDBACK_REASONS = ("too_big", "too_far", "no_accreditation", "timescale", "other")
+# Why a member says "not for us", each as the member's form words it: the one list of
+# them. The engine counts each member's answers by these keys as feedback.
+FEEDBACK_REASONS = {
+    "too_big": "It's too big for us",
+    "too_far": "It's too far away",
+    "no_accreditation": "We don't have the accreditation it asks for",
+    "timescale": "The timescale doesn't work for us",
+    "other": "Another reason",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,8 @@ def cli_runner(app):
     """Invoke `broker` commands against this test's app."""
     from click.testing import CliRunner
 
-    from broker.cli import Runtime, cli
+    from broker.cli import cli
+    from broker.runtime.terminal import Runtime
 
     runner = CliRunner()
 
@@ -183,7 +184,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def make_user(sessions, clock):
     """Create a user (coordinator by default) with the test password."""
-    from broker.users import create_user
+    from broker.accounts.users import create_user
 
     def make(
         email: str = "coordinator@sen.example.org",

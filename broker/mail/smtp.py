@@ -16,7 +16,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 from broker.config import MailSettings
-from broker.models.outreach import OutboxMessage
+from broker.models.mail import OutboxMessage
 
 # 7-bit bodies (quoted-printable or base64 when needed) go through any server.
 POLICY = SMTP.clone(cte_type="7bit")

@@ -1,12 +1,15 @@
 """ORM models, one module per aggregate; importing this package registers them all."""
 
 from broker.db import Base
+from broker.models.accounts import LoginAttempt, User
+from broker.models.bids import Bid, BidMember
 from broker.models.harvest import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
-from broker.models.members import CorpusSnapshot, Match, Member, MemberResponse
+from broker.models.mail import OutboxMessage
+from broker.models.matching import CorpusSnapshot, Match
+from broker.models.members import Member
 from broker.models.notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
-from broker.models.outreach import OutboxMessage, ToldNotice
-from broker.models.triage import Bid, BidMember, Forward, NoticeAction
-from broker.models.users import LoginAttempt, User
+from broker.models.outreach import MemberResponse, ToldNotice
+from broker.models.triage import Forward, NoticeAction
 
 __all__ = [
     "Base",

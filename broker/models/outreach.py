@@ -1,54 +1,17 @@
-"""Member outreach: the outbox of e-mails, and what each member has been told."""
+"""Member outreach: what each member has been told, and their answers to notices."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from broker.db import Base, JSONType, UTCDateTime
+from broker.db import Base, UTCDateTime
 
-MESSAGE_KINDS = ("forward", "alert", "digest", "change", "interest")
-# queued: waiting (for the first try or a retry); sent: the server accepted it;
-# failed: a permanent refusal, or too many temporary ones.
-MESSAGE_STATUSES = ("queued", "sent", "failed")
-
-
-class OutboxMessage(Base):
-    """One e-mail to one recipient, written in the transaction of what caused it.
-
-    The sender sets `transmitted_at` (and commits) just before it ends the SMTP DATA,
-    so a crash after that point is taken as delivered and never sent again.
-    """
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("members.id", ondelete="SET NULL"), index=True
-    )
-    # The notice it is about (none for a digest, which covers several).
-    notice_id: Mapped[int | None] = mapped_column(
-        ForeignKey("notices.id", ondelete="SET NULL"), index=True
-    )
-    to_address: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(500))
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str] = mapped_column(Text)
-    # Stable across retries, so a receiving server can drop a duplicate too.
-    message_id: Mapped[str] = mapped_column(String(300), unique=True)
-    # Extra headers, e.g. List-Unsubscribe.
-    headers: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    transmitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+if TYPE_CHECKING:
+    from broker.models.members import Member
 
 
 class ToldNotice(Base):
@@ -69,3 +32,26 @@ class ToldNotice(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The notice's changed_at when told; a later one is an update to tell about.
     notice_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+RESPONSE_KINDS = ("interested", "declined")
+
+
+class MemberResponse(Base):
+    """A member's answer to a notice: interested, or not for us and why."""
+
+    __tablename__ = "member_responses"
+    __table_args__ = (Index("ix_member_responses_member_notice", "member_id", "notice_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # For "declined": too_big, too_far, no_accreditation, timescale or other.
+    reason: Mapped[str | None] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Where it came from: "email" (a member's signed link) or "coordinator".
+    channel: Mapped[str] = mapped_column(String(20), default="email")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship(back_populates="responses")

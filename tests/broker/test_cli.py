@@ -123,7 +123,8 @@ def test_harvest_with_no_network_reports_each_failure_and_exits_non_zero(make_se
     from click.testing import CliRunner
 
     from broker import create_app
-    from broker.cli import Runtime, cli
+    from broker.cli import cli
+    from broker.runtime.terminal import Runtime
 
     settings = make_settings(
         overrides={"http": {"retries": 0, "timeout_seconds": 2.0}},

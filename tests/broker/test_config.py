@@ -105,8 +105,8 @@ def test_the_commented_feed_and_listing_examples_load_and_document_every_option(
 def test_the_shipped_sources_fail_gracefully_with_no_network(database_url, monkeypatch):
     """A fresh machine with no network: every harvest is recorded as failed, none raises."""
     from broker import create_app
-    from broker.jobs import harvest_job
     from broker.models import HarvestRun, SourceState
+    from broker.runtime.jobs import harvest_job
 
     # All traffic goes to a proxy on a closed port: nothing leaves the machine.
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 from flask import Flask
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-import broker.views  # noqa: F401  (defines every form)
-from broker.views.controls import control, label
-from broker.views.forms import choices
+import broker
+from broker.web.controls import control, label
+from broker.web.forms import choices
 
 
 def _forms() -> list[type[FlaskForm]]:
+    # Every feature's pages and forms, so that every form class is defined.
+    for module in pkgutil.walk_packages(broker.__path__, "broker."):
+        if module.name.endswith((".views", ".forms")):
+            importlib.import_module(module.name)
     found, todo = [], list(FlaskForm.__subclasses__())
     while todo:
         cls = todo.pop()
@@ -93,7 +100,7 @@ def test_controls_render_as_wtforms(app, form_cls, kind):
 
 
 def test_a_selected_choice_and_escaped_value(app):
-    from broker.views.triage import FilterForm
+    from broker.triage.views import FilterForm
 
     with app.test_request_context("/?status=dismissed&q=%22x%22+%3Cy%3E"):
         form = FilterForm(MultiDict({"status": "dismissed", "q": '"x" <y>'}))

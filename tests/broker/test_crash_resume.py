@@ -142,7 +142,7 @@ def test_a_harvest_killed_between_pages_loses_nothing_and_resumes(
 def test_a_second_run_while_one_is_alive_leaves_it_alone(database_url, make_settings, clock):
     """Only a run whose process is gone is marked interrupted: the harvest lock says so."""
     from broker import create_app
-    from broker.harvesting import harvest_source
+    from broker.harvest.running import harvest_source
     from broker.locks import exclusive
 
     settings = make_settings(

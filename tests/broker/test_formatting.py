@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from broker.formatting import badges, reason_item
+from broker.web.filters import badges, reason_item
 from matchers import Reason
 
 

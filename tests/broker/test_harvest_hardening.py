@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from werkzeug import Request, Response
 
 from broker.clock import utcnow
-from broker.harvesting import harvest_source
-from broker.jobs import harvest_job
+from broker.harvest.health import backing_off
+from broker.harvest.running import harvest_source
+from broker.harvest.stored import SourceEntry, add_source, stored_row, update_source
 from broker.models import ConfiguredSource, HarvestRun, Notice, SourceState
-from broker.sources import backing_off
-from broker.stored_sources import SourceEntry, add_source, stored_row, update_source
+from broker.runtime.jobs import harvest_job
 from feeds.http import Fetcher, HttpPolicy
 
 SIZE_CAP = 20_000

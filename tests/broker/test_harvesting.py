@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug import Response
 
-from broker.harvesting import harvest_source, run_pages
-from broker.jobs import harvest_job
+from broker.harvest.health import backoff_delay
+from broker.harvest.running import harvest_source, run_pages
 from broker.models import HarvestRun, Notice, RejectedRecord, SourceState
-from broker.sources import backoff_delay
+from broker.runtime.jobs import harvest_job
 from feeds.http import Fetcher, HttpPolicy
 from feeds.ocds import notice_from_release
 from feeds.types import Page, Rejection
@@ -106,8 +106,8 @@ def test_a_second_harvest_changes_nothing_and_retries_only_what_is_unfinished(
 
 def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock, csrf_token):
     from broker import create_app
+    from broker.accounts.users import create_user
     from broker.clock import utcnow
-    from broker.users import create_user
     from tests.conftest import PASSWORD
 
     clock.now = utcnow()  # the sources page compares the back-off with the real time

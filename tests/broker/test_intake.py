@@ -9,10 +9,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from broker.dedupe import Thresholds, same_opportunity
-from broker.intake import store_notices
 from broker.models import Notice, NoticeChange, NoticeSource
-from broker.source_records import unpack_raw
+from broker.notices.dedupe import Thresholds, same_opportunity
+from broker.notices.records import unpack_raw
+from broker.notices.storing import store_notices
 from feeds.ocds import notice_from_release
 
 

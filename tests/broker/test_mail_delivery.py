@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from broker.clock import utcnow
 from broker.locks import exclusive
-from broker.mail import SEND_JOB_ID, SENDER_LOCK, kick, recover, send_outbox
-from broker.mail_status import counts, messages_for
+from broker.mail.outbox import Email, enqueue
+from broker.mail.runs import SEND_JOB_ID, kick
+from broker.mail.sender import SENDER_LOCK, recover, send_outbox
+from broker.mail.status import counts, messages_for
 from broker.models import Member, Notice, OutboxMessage
-from broker.outbox import Email, enqueue
 from tests.broker.test_views_members import assert_accessible
 
 UNSUBSCRIBE = "<https://broker.example.org/u/abc123>, <mailto:unsubscribe@sen-broker.example>"
@@ -185,7 +186,7 @@ import json, sys
 from broker.clock import utcnow
 from broker.config import load_settings
 from broker.db import make_engine, make_sessionmaker
-from broker.mail import send_outbox
+from broker.mail.sender import send_outbox
 
 settings = load_settings(sys.argv[1], environ={}, overrides=json.loads(sys.argv[2]))
 engine = make_engine(settings.database.resolved_url())
@@ -465,7 +466,7 @@ def test_starttls_security_refuses_a_server_without_it(make_settings, sessions, 
 
 def test_kick_runs_the_scheduled_send_at_once(make_settings, sessions, smtp_server):
     from broker import create_app
-    from broker.scheduler import build_scheduler
+    from broker.runtime.scheduler import build_scheduler
 
     # An hour between runs: only the kick can send the message within the test.
     app = create_app(make_settings({"mail": mail_options(smtp_server, send_interval_seconds=3600)}))
@@ -498,7 +499,7 @@ def wait_for(condition, seconds: float = 30) -> None:
 def test_a_kick_during_a_run_makes_it_go_round_once_more():
     import threading
 
-    from broker.mail import SendRuns
+    from broker.mail.runs import SendRuns
 
     runs = SendRuns()
     sending, release, calls = threading.Event(), threading.Event(), []
@@ -523,7 +524,7 @@ def test_a_kick_during_a_run_makes_it_go_round_once_more():
 
 def test_no_mail_jobs_when_mail_is_off(make_settings, smtp_server):
     from broker import create_app
-    from broker.scheduler import build_scheduler
+    from broker.runtime.scheduler import build_scheduler
 
     app = create_app(make_settings({"mail": mail_options(smtp_server, enabled=False)}))
     try:

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from broker import digests
 from broker.clock import utcnow
-from broker.emails import MailContext
-from broker.mail import send_outbox
+from broker.mail.sender import send_outbox
 from broker.models import Member, MemberResponse, OutboxMessage
+from broker.outreach import digests
+from broker.outreach.compose import MailContext
 from tests.broker import outreach_fixtures
 from tests.broker.outreach_fixtures import LANDSCAPE, links, member_id, notice_id, path_of
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, func, select
 
-from broker.matching import (
-    MatcherCache,
-    get_cache,
-    latest_corpus,
-    match_all,
-    match_members,
-    match_notices,
-)
-from broker.members import parse_profile, save_member
+from broker.matching.cache import MatcherCache, get_cache
+from broker.matching.corpus import latest_corpus
+from broker.matching.store import match_all, match_members, match_notices
+from broker.members.profiles import parse_profile, save_member
 from broker.models import Match, Member, MemberResponse, Notice
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"

@@ -7,7 +7,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from broker.members import InvalidProfile, import_csv, parse_profile, save_member
+from broker.members.csv_format import import_csv
+from broker.members.profiles import InvalidProfile, parse_profile, save_member
 from broker.models import Member
 
 HEADER = (
@@ -92,7 +93,7 @@ def test_reimporting_updates_by_name_and_reports_profile_changes(sessions, data_
 
 
 def test_unknown_or_missing_columns_stop_the_import(sessions, clock):
-    from broker.members import BadCsv
+    from broker.members.csv_format import BadCsv
 
     with sessions.begin() as s, pytest.raises(BadCsv, match=r"unknown column.*keywrods"):
         import_csv(s, io.StringIO("name,email,keywrods\nA,a@b.org,x\n"), clock())

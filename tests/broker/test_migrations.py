@@ -84,7 +84,7 @@ def test_downgrade_to_nothing_and_back(tmp_path):
 def test_upgrading_to_0006_notes_when_stored_notices_were_first_matched(tmp_path):
     """Notices matched before 0006 get their first match's time, for the dashboard."""
     from broker.db import make_sessionmaker
-    from broker.matching import refresh_match_summary
+    from broker.matching.store import refresh_match_summary
     from broker.models import Match, Member, Notice
 
     engine = make_engine(f"sqlite:///{tmp_path / 'matched.sqlite3'}")

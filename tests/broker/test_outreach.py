@@ -10,12 +10,15 @@ from datetime import timedelta
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
-from broker import digests, jobs, outreach, triage
 from broker.clock import utcnow
-from broker.emails import MailContext
-from broker.links import for_app
 from broker.models import Match, Member, Notice, NoticeSource, ToldNotice, User
-from broker.scheduler import build_scheduler
+from broker.outreach import digests
+from broker.outreach import forwards as outreach
+from broker.outreach.compose import MailContext
+from broker.outreach.links import for_app
+from broker.runtime import jobs
+from broker.runtime.scheduler import build_scheduler
+from broker.triage import actions as triage
 from tests.broker import outreach_fixtures
 from tests.broker.outreach_fixtures import (
     END_OF_LEASE,
@@ -492,7 +495,7 @@ def test_a_new_deadline_or_a_cancellation_is_told_to_members_who_were_told_only(
 def test_members_who_declined_hear_no_more_about_it(
     app, stocked, sessions, releases, import_releases
 ):
-    from broker import answers
+    from broker.outreach import answers
 
     clean = member_id(sessions, "Clean Start Services")
     with sessions.begin() as s:

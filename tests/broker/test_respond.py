@@ -10,12 +10,12 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
-from broker import dashboard
 from broker.clock import utcnow
-from broker.emails import MailContext
-from broker.links import LinkExpired, Links, LinkTampered, MemberLink, for_app
-from broker.matching import declines_by_member
+from broker.dashboard import funnel
+from broker.matching.inputs import declines_by_member
 from broker.models import Match, Member, MemberResponse, Notice, User
+from broker.outreach.compose import MailContext
+from broker.outreach.links import LinkExpired, Links, LinkTampered, MemberLink, for_app
 from tests.broker import outreach_fixtures
 from tests.broker.outreach_fixtures import (
     END_OF_LEASE,
@@ -200,8 +200,8 @@ def test_interested_answers_show_on_the_notice_and_member_pages_and_in_the_funne
     member_page = page_text(client.get(f"/members/{green}"))
     assert "<strong>interested</strong>" in member_page
     with stocked() as s:
-        funnel = dashboard.funnel(s, utcnow(), weeks=4)
-    interested = next(st for st in funnel.stages if st.info.key == "interested")
+        shown = funnel.build(s, utcnow(), weeks=4)
+    interested = next(st for st in shown.stages if st.info.key == "interested")
     assert interested.count == 1
 
 
@@ -282,7 +282,7 @@ def test_unsubscribe_confirms_first_then_stops_every_email(
     again = page_text(client.get(url))
     assert "You are unsubscribed" in again
     before = len(outbox(stocked))
-    from broker import digests
+    from broker.outreach import digests
 
     with stocked.begin() as s:
         assert digests.queue_digests(s, "daily", MailContext.for_app(app), utcnow()).emails == 0

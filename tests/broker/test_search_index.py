@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, text, update
 
 from broker import migrate
 from broker.db import make_engine, make_sessionmaker
-from broker.matching import refresh_match_summary
+from broker.matching.store import refresh_match_summary
 from broker.models import Match, Member, Notice
 
 AT = datetime(2026, 11, 20, 9, tzinfo=UTC)

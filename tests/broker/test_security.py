@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from broker.models import LoginAttempt, User
-from broker.security import is_public
+from broker.web.security import is_public
 from tests.conftest import PASSWORD
 
 SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "float": "1.0", "uuid": "0" * 32}

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker.locks import exclusive
-from broker.scheduler import build_scheduler
+from broker.runtime.scheduler import build_scheduler
 
 
 def free_port() -> int:
@@ -251,7 +251,7 @@ def test_up_with_one_worker_serves_from_its_own_process(tmp_path, database_url, 
 
 
 def test_workers_are_threaded_only_when_asked():
-    from broker.server import gunicorn_options
+    from broker.web.server import gunicorn_options
 
     assert gunicorn_options("127.0.0.1", 5000, 3, 4)["worker_class"] == "gthread"
     options = gunicorn_options("0.0.0.0", 8000, 2, 1)

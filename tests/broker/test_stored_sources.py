@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from broker.clock import utcnow
+from broker.harvest.catalogue import find_source, stored_sources
+from broker.harvest.stored import SourceEntry, add_source
 from broker.models import ConfiguredSource, HarvestRun, NoticeSource, SourceState
-from broker.scheduler import build_scheduler, sync_jobs
-from broker.stored_sources import SourceEntry, add_source, find_source, stored_sources
+from broker.runtime.scheduler import build_scheduler, sync_jobs
 from feeds.sources.html_listing import HtmlListingOptions
 from feeds.sources.rss import RssOptions
 from tests.broker.pages import field_errors, text

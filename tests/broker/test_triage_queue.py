@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from broker import triage
-from broker.matching import refresh_match_summary
+from broker.matching.store import refresh_match_summary
 from broker.models import Match, Member, Notice, NoticeRegion, NoticeSource
-from broker.triage import Filters, queue_page, queue_query
+from broker.triage import queue as triage
+from broker.triage.queue import Filters, queue_page, queue_query
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

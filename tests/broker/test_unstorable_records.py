@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from broker.harvesting import harvest_source, run_pages
+from broker.harvest.running import harvest_source, run_pages
 from broker.models import HarvestRun, Notice, NoticeSource, RejectedRecord, SourceState
-from broker.source_records import RawNotKept, pack_raw, storable, unpack_raw
+from broker.notices.records import RawNotKept, pack_raw, storable, unpack_raw
 from feeds.http import Fetcher, HttpPolicy
 from feeds.ocds import notice_from_release
 from feeds.types import Page, Rejection

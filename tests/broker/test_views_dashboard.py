@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from broker.clock import utcnow
-from broker.dashboard import funnel, week_start
+from broker.dashboard.funnel import build, week_start
 from broker.formatting import money
 from broker.models import Bid, Forward, Match, Member, MemberResponse, Notice
 from tests.broker.pages import assert_accessible, text
@@ -199,7 +199,7 @@ def test_weeks_run_monday_to_sunday(sessions, clock):
                 )
             )
     with sessions() as s:
-        result = funnel(s, clock(), weeks=12)
+        result = build(s, clock(), weeks=12)
     harvested = {w.start.isoformat(): w.count for w in result.stages[0].weeks}
     assert result.weeks[0].isoformat() == "2026-08-31" and len(harvested) == 12
     assert harvested["2026-11-09"] == 1 and harvested["2026-11-16"] == 1

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from broker.clock import utcnow
-from broker.manual import uk_deadline
 from broker.models import Match, Member, Notice, NoticeAction, NoticeSource
+from broker.notices.manual import uk_deadline
 from tests.broker.pages import assert_accessible, field_errors, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"

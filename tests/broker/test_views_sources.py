@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug import Response
 
 from broker.clock import utcnow
-from broker.harvesting import harvest_source, run_pages
+from broker.harvest.running import harvest_source, run_pages
 from broker.models import HarvestRun, Notice, RejectedRecord
 from feeds.http import Fetcher, HttpPolicy
 from feeds.types import Page, Rejection

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from broker.clock import utcnow
-from broker.intake import store_notices
 from broker.models import Bid, Forward, Match, Member, Notice, NoticeAction
+from broker.notices.storing import store_notices
 from feeds.ocds import notice_from_release
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"

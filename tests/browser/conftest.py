@@ -116,7 +116,7 @@ class LiveServer:
 
     def send_mail(self) -> None:
         from broker.clock import utcnow
-        from broker.mail import send_outbox
+        from broker.mail.sender import send_outbox
 
         send_outbox(self.sessions, self.app.config["SETTINGS"], utcnow, include_waiting=True)
 
@@ -159,10 +159,11 @@ def _stock(app: Any, tmp: Path) -> None:
     """Members and notices through the real commands; open deadlines; two users."""
     from click.testing import CliRunner
 
-    from broker.cli import Runtime, cli
+    from broker.accounts.users import create_user
+    from broker.cli import cli
     from broker.clock import utcnow
     from broker.models import Notice
-    from broker.users import create_user
+    from broker.runtime.terminal import Runtime
 
     def run(*args: str) -> None:
         result = CliRunner().invoke(cli, list(args), obj=Runtime(app=app))

@@ -43,8 +43,8 @@ def _outbox(live: LiveServer) -> str:
     from sqlalchemy import select
 
     from broker.clock import utcnow
+    from broker.mail.outbox import Email, enqueue
     from broker.models import OutboxMessage
-    from broker.outbox import Email, enqueue
 
     to = "outbox-page@a11y.example.org"
     with live.sessions.begin() as s:

@@ -41,7 +41,8 @@ def hostile(live_server, tmp_path) -> int:
     """A real recorded release with hostile text, imported and matched like any other."""
     from click.testing import CliRunner
 
-    from broker.cli import Runtime, cli
+    from broker.cli import cli
+    from broker.runtime.terminal import Runtime
 
     releases = json.loads((DATA / PCS_2019).read_text())
     original = next(r for r in releases if r["tender"]["title"] == LANDSCAPE)

@@ -1,0 +1,1 @@
+"""Accounts: coordinators and admins, logging in, and the limit on password guessing."""

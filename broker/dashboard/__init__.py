@@ -1,0 +1,1 @@
+"""The dashboard: the funnel from harvested to won, week by week, as charts and tables."""

@@ -1,0 +1,228 @@
+"""The funnel for funders: harvested, matched, forwarded, interested, bid, won, week by week.
+
+Each stage is counted once per thing, in the week it first happened (a notice's first
+match, its first forward, a member's first "interested" in a notice), so the weeks add
+up to the period's total. The database groups by day (portable SQL); weeks are made
+from days here, so no query returns more than a row per day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Select, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+
+from broker.models import MemberResponse, Notice
+from broker.models.bids import Bid
+from broker.models.triage import Forward
+
+PERIODS = (4, 12, 26, 52)
+DEFAULT_WEEKS = 12
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A funnel stage's name and how it is counted, in words for the page."""
+
+    key: str
+    label: str
+    counted: str
+    # What one of it is, singular and plural.
+    unit: tuple[str, str] = ("notice", "notices")
+
+
+STAGES = (
+    StageInfo("harvested", "Harvested", "notices first seen that week"),
+    StageInfo("matched", "Matched", "notices first matched to a member that week"),
+    StageInfo("forwarded", "Forwarded", "notices first forwarded to a member that week"),
+    StageInfo(
+        "interested",
+        "Interested",
+        'members\' first "interested" answer to a notice (each member once per notice); '
+        "the value counts each notice once",
+        ("answer", "answers"),
+    ),
+    StageInfo("bid", "Bid", "consortium bids started that week", ("bid", "bids")),
+    StageInfo(
+        "won",
+        "Won",
+        "bids marked won that week; the value won, or else the notice's value",
+        ("bid won", "bids won"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Week:
+    """One stage's figures for one week (Monday to Sunday, UTC)."""
+
+    start: date
+    count: int
+    value: float
+
+
+@dataclass(frozen=True)
+class StageSeries:
+    """One stage's weeks and its total for the period."""
+
+    info: StageInfo
+    weeks: list[Week]
+
+    @property
+    def count(self) -> int:
+        """The period's total."""
+        return sum(w.count for w in self.weeks)
+
+    @property
+    def value(self) -> float:
+        """The period's total value in pounds."""
+        return sum(w.value for w in self.weeks)
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The whole funnel over a period of whole weeks ending with this one."""
+
+    start: date
+    end: date
+    weeks: list[date]
+    stages: list[StageSeries]
+
+
+def week_start(day: date) -> date:
+    """The Monday of a day's week."""
+    return day - timedelta(days=day.weekday())
+
+
+def _day(session: Session, column: Any) -> Any:
+    """A timestamp column's UTC calendar day, as SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    # SQLite keeps UTC timestamps as text; date() reads them.
+    return func.date(column)
+
+
+def _pounds(amount: Any, currency: Any) -> Any:
+    """An amount when it is in pounds (or has no currency), else nothing: no mixing in €."""
+    return case((func.coalesce(currency, "GBP") == "GBP", amount), else_=None)
+
+
+def _by_day(session: Session, query: Select[Any]) -> dict[date, tuple[int, float]]:
+    """Run a (day, count, value) query; SQLite answers days as text."""
+    found = {}
+    for day, count, value in session.execute(query):
+        key = date.fromisoformat(day) if isinstance(day, str) else day
+        found[key] = (int(count or 0), float(value or 0))
+    return found
+
+
+def _first(column: Any, key: Any, *extra: Any, where: Any = None) -> Any:
+    """A subquery of each key's first moment (e.g. each notice's first forward)."""
+    query = select(key, *extra, func.min(column).label("first")).group_by(key, *extra)
+    if where is not None:
+        query = query.where(where)
+    return query.subquery()
+
+
+def _daily(session: Session, start: datetime, end: datetime) -> dict[str, dict[date, Any]]:
+    """Each stage's (count, value) per day in [start, end)."""
+    gbp = _pounds(Notice.value_amount, Notice.value_currency)
+
+    def first_by_notice(sub: Any) -> Select[Any]:
+        day = _day(session, sub.c.first)
+        return (
+            select(day, func.count(), func.sum(gbp))
+            .join(Notice, Notice.id == sub.c.notice_id)
+            .where(sub.c.first >= start, sub.c.first < end)
+            .group_by(day)
+        )
+
+    harvested_day = _day(session, Notice.first_seen_at)
+    harvested = (
+        select(harvested_day, func.count(), func.sum(gbp))
+        .where(Notice.first_seen_at >= start, Notice.first_seen_at < end)
+        .group_by(harvested_day)
+    )
+    matched_day = _day(session, Notice.first_matched_at)
+    matched = (
+        select(matched_day, func.count(), func.sum(gbp))
+        .where(Notice.first_matched_at >= start, Notice.first_matched_at < end)
+        .group_by(matched_day)
+    )
+    interested = MemberResponse.kind == "interested"
+    pairs = _first(
+        MemberResponse.created_at,
+        MemberResponse.notice_id,
+        MemberResponse.member_id,
+        where=interested,
+    )
+    pair_day = _day(session, pairs.c.first)
+    interested_pairs = (
+        select(pair_day, func.count(), literal(0))
+        .where(pairs.c.first >= start, pairs.c.first < end)
+        .group_by(pair_day)
+    )
+    bid_day = _day(session, Bid.created_at)
+    bids = (
+        select(bid_day, func.count(Bid.id), func.sum(gbp))
+        .join(Notice, Notice.id == Bid.notice_id)
+        .where(Bid.created_at >= start, Bid.created_at < end)
+        .group_by(bid_day)
+    )
+    won_day = _day(session, Bid.updated_at)
+    won = (
+        select(won_day, func.count(Bid.id), func.sum(func.coalesce(Bid.value_won, gbp)))
+        .join(Notice, Notice.id == Bid.notice_id)
+        .where(Bid.stage == "won", Bid.updated_at >= start, Bid.updated_at < end)
+        .group_by(won_day)
+    )
+    counts = _by_day(session, interested_pairs)
+    values = _by_day(
+        session,
+        first_by_notice(
+            _first(MemberResponse.created_at, MemberResponse.notice_id, where=interested)
+        ),
+    )
+    return {
+        "harvested": _by_day(session, harvested),
+        "matched": _by_day(session, matched),
+        "forwarded": _by_day(
+            session, first_by_notice(_first(Forward.created_at, Forward.notice_id))
+        ),
+        "interested": {
+            day: (counts.get(day, (0, 0))[0], values.get(day, (0, 0.0))[1])
+            for day in set(counts) | set(values)
+        },
+        "bid": _by_day(session, bids),
+        "won": _by_day(session, won),
+    }
+
+
+def _weekly(days: dict[date, tuple[int, float]], weeks: Iterable[date]) -> list[Week]:
+    totals = {w: [0, 0.0] for w in weeks}
+    for day, (count, value) in days.items():
+        bucket = totals.get(week_start(day))
+        if bucket is not None:
+            bucket[0] += count
+            bucket[1] += value
+    return [Week(w, int(c), float(v)) for w, (c, v) in totals.items()]
+
+
+def build(session: Session, now: datetime, weeks: int = DEFAULT_WEEKS) -> Funnel:
+    """The funnel for the last `weeks` weeks, this (partial) week included."""
+    this_week = week_start(now.astimezone(UTC).date())
+    first = this_week - timedelta(weeks=weeks - 1)
+    starts = [first + timedelta(weeks=i) for i in range(weeks)]
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    end = datetime.combine(this_week + timedelta(weeks=1), time(), tzinfo=UTC)
+    daily = _daily(session, start, end)
+    return Funnel(
+        start=first,
+        end=this_week + timedelta(days=6),
+        weeks=starts,
+        stages=[StageSeries(info, _weekly(daily[info.key], starts)) for info in STAGES],
+    )

@@ -1,0 +1,87 @@
+"""A warm Matcher for this process, refreshed member by member as profiles change."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import matchers
+from broker.config import MatchingSettings
+from broker.matching.corpus import latest_corpus
+from broker.matching.inputs import Declines, declines_by_member, profile_for
+from broker.models import CorpusSnapshot, Member, MemberResponse
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its warm Matcher."""
+    app.extensions["broker.matcher"] = MatcherCache(app.config["SETTINGS"].matching)
+
+
+def get_cache(app: Flask) -> MatcherCache:
+    """The app's warm Matcher."""
+    return app.extensions["broker.matcher"]
+
+
+class MatcherCache:
+    """A warm Matcher for this process, refreshed member by member when profiles change.
+
+    Building the engine's index for every member is the expensive part; a harvest
+    that stores many pages reuses it, and an edit to one profile rebuilds only that one.
+    A new corpus snapshot rebuilds it all.
+    """
+
+    def __init__(self, settings: MatchingSettings):
+        self.settings = settings
+        self.lock = threading.RLock()
+        self._matcher: matchers.Matcher | None = None
+        self._corpus_id: int | None = None
+        self.corpus: matchers.CorpusStats | None = None
+        self._versions: dict[int, tuple[Any, ...]] = {}
+        self.declines: dict[int, Declines] = {}
+
+    def engine(self, profiles: Iterable[matchers.Profile]) -> matchers.Matcher:
+        """A separate Matcher for some profiles, weighing words as this one does."""
+        return matchers.Matcher(profiles, self.settings.engine, corpus=self.corpus)
+
+    def matcher(self, session: Session) -> matchers.Matcher:
+        """The Matcher, brought up to date with the stored members and their feedback."""
+        with self.lock:
+            newest = session.scalar(select(func.max(CorpusSnapshot.id)))
+            if self._matcher is None or newest != self._corpus_id:
+                self._corpus_id, self.corpus = latest_corpus(session)
+                self._matcher = self.engine(())
+                self._versions.clear()
+            current = _member_versions(session)
+            changed = [m for m, v in current.items() if self._versions.get(m) != v]
+            removed = [m for m in self._versions if m not in current]
+            for member_id in removed:
+                self._matcher.remove(str(member_id))
+                self._versions.pop(member_id)
+                self.declines.pop(member_id, None)
+            if changed:
+                declines = declines_by_member(session, changed)
+                members = session.scalars(select(Member).where(Member.id.in_(changed)))
+                for member in members:
+                    self.declines[member.id] = declines.get(member.id, Declines())
+                    self._matcher.update(profile_for(member, self.declines[member.id]))
+                    self._versions[member.id] = current[member.id]
+            return self._matcher
+
+
+def _member_versions(session: Session) -> dict[int, tuple[Any, ...]]:
+    """For each active member, what its engine profile depends on."""
+    last_decline = {
+        member_id: last
+        for member_id, last in session.execute(
+            select(MemberResponse.member_id, func.max(MemberResponse.id))
+            .where(MemberResponse.kind == "declined")
+            .group_by(MemberResponse.member_id)
+        )
+    }
+    rows = session.execute(select(Member.id, Member.profile_changed_at).where(Member.active))
+    return {mid: (changed_at, last_decline.get(mid)) for mid, changed_at in rows}

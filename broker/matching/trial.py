@@ -1,0 +1,106 @@
+"""What "Test this profile" shows: what an unsaved profile would match among recent
+notices, writing nothing."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+import matchers
+from broker.matching.cache import MatcherCache
+from broker.matching.inputs import Declines, declines_by_member, notice_for, profile_for
+from broker.matching.store import CHUNK, matchable
+from broker.members.profiles import ProfileInput
+from broker.models import Member, Notice
+
+# How far back "Test this profile" looks, and how many results it shows.
+TRIAL_DAYS = 90
+
+
+TRIAL_RESULTS = 20
+
+
+@dataclass(frozen=True)
+class TrialHit:
+    """One notice an unsaved profile would match, with the engine's score and reasons."""
+
+    notice: Notice
+    score: int
+    reasons: list[dict[str, str]]
+
+
+@dataclass
+class ProfileTrial:
+    """What a profile would have matched among recent notices."""
+
+    since: datetime
+    tested: int
+    matched: int
+    hits: list[TrialHit]
+
+
+def try_profile(
+    session: Session,
+    profile: ProfileInput,
+    cache: MatcherCache,
+    now: datetime,
+    member: Member | None = None,
+    days: int = TRIAL_DAYS,
+    limit: int = TRIAL_RESULTS,
+) -> ProfileTrial:
+    """Score an unsaved profile against notices first seen or published in the last `days`.
+
+    Nothing is written: the profile is an unsaved Member, scored in an engine of its own
+    that weighs words with the stored corpus as real matching does.
+    """
+    since = now - timedelta(days=days)
+    declines = declines_by_member(session, [member.id]).get(member.id) if member else None
+    declines = declines or Declines()
+    # Never added to the session, so it can't be flushed by accident.
+    draft = Member(id=member.id if member else 0, **asdict(profile))
+    cache.matcher(session)  # loads the current corpus snapshot
+    engine = cache.engine([profile_for(draft, declines)])
+    recent = matchable(select(Notice)).where(
+        or_(Notice.first_seen_at >= since, Notice.published >= since)
+    )
+    best: list[tuple[int, int, matchers.Match]] = []
+    tested = matched = 0
+    last = 0
+    while True:
+        chunk = recent.where(Notice.id > last).order_by(Notice.id).limit(CHUNK)
+        notices = list(session.scalars(chunk))
+        if not notices:
+            break
+        last = notices[-1].id
+        tested += len(notices)
+        for found in engine.match(
+            [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
+        ):
+            notice_id = int(found.notice_id)
+            if notice_id in declines.notices:
+                continue
+            matched += 1
+            # Highest score first, then the newest notice.
+            item = (found.score, notice_id, found)
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            else:
+                heapq.heappushpop(best, item)
+    ranked = sorted(best, key=lambda item: (-item[0], -item[1]))
+    notices_by_id = {
+        n.id: n
+        for n in session.scalars(select(Notice).where(Notice.id.in_([i[1] for i in ranked])))
+    }
+    hits = [
+        TrialHit(
+            notices_by_id[notice_id],
+            score,
+            [{"kind": r.kind, "text": r.text} for r in found.reasons],
+        )
+        for score, notice_id, found in ranked
+    ]
+    return ProfileTrial(since=since, tested=tested, matched=matched, hits=hits)

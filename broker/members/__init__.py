@@ -1,0 +1,1 @@
+"""Members: capability profiles, the CSV format, the directory and each member's history."""

@@ -1,0 +1,140 @@
+"""Scheduled jobs: thin wrappers that open the app context and call one service."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from broker.clock import utcnow
+from broker.db import get_sessions
+from broker.harvest.catalogue import find_source
+from broker.harvest.health import backing_off
+from broker.harvest.running import harvest_source
+from broker.locks import exclusive
+from broker.mail.runs import kick
+from broker.matching.store import store_hook
+from broker.models import SourceState
+from broker.outreach import alerts, digests
+from broker.outreach.compose import MailContext
+
+logger = logging.getLogger(__name__)
+
+# Held while members are told about new matches and changes, so that two harvests
+# finishing together never tell one member the same thing twice.
+TELL_LOCK = "broker-tell-members"
+
+
+def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool = False) -> None:
+    """Harvest one source, unless it is backing off after repeated failures (and not forced).
+
+    A scheduled run of a source that was disabled or deleted on the Sources page since
+    the scheduler last synced its jobs does nothing.
+    """
+    with app.app_context():
+        settings = app.config["SETTINGS"]
+        sessions = get_sessions(app)
+        now = utcnow()
+        try:
+            with sessions.begin() as session:
+                source = find_source(session, settings, name)
+                state = session.get(SourceState, name)
+                wait_until = state.next_attempt_at if state else None
+        except Exception:  # the database may be away for a moment; try at the next run
+            logger.exception("harvest job for %s could not read its state", name)
+            return
+        if source is None:
+            logger.info("skipping %s: it is no longer configured", name)
+            return
+        if not force and trigger == "schedule" and not source.enabled:
+            logger.info("skipping %s: it is disabled", name)
+            return
+        if backing_off(wait_until, now) and not force:
+            logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
+            return
+        try:
+            summary = harvest_source(
+                sessions,
+                settings,
+                name,
+                utcnow,
+                trigger=trigger,
+                after_store=store_hook(app),
+            )
+        except Exception:  # the scheduler must survive anything one source does
+            logger.exception("harvest job for %s failed", name)
+            return
+        logger.info("%s", summary.line())
+        try:
+            tell_members(app)
+        except Exception:  # a mail problem must not stop the next harvest
+            logger.exception("telling members after harvesting %s failed", name)
+
+
+def start_harvest(app: Flask, name: str) -> threading.Thread:
+    """Harvest a source now, in a background thread with the job's own sessions (an
+    admin's "Run now" on the Sources page)."""
+    # An admin asked for it: run even if the source is backing off after failures.
+    thread = threading.Thread(
+        target=harvest_job,
+        args=(app, name),
+        kwargs={"trigger": "manual", "force": True},
+        name=f"harvest-{name}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def tell_members(app: Flask) -> alerts.Notified | None:
+    """After matching, in a transaction of its own: instant alerts and change notices.
+
+    None when another process is doing it right now (whatever it leaves is told the
+    next time, since what each member was told is recorded).
+    """
+    sessions = get_sessions(app)
+    with exclusive(sessions.kw["bind"], TELL_LOCK) as acquired:
+        if not acquired:
+            logger.info("another process is telling members; leaving it to that one")
+            return None
+        with sessions.begin() as session:
+            notified = alerts.tell_members(session, MailContext.for_app(app), utcnow())
+    kick(app)
+    logger.info("%s", notified.line())
+    return notified
+
+
+def digest_job(app: Flask, period: str) -> None:
+    """Queue the daily or weekly digests."""
+    with app.app_context():
+        try:
+            with get_sessions(app).begin() as session:
+                told = digests.queue_digests(session, period, MailContext.for_app(app), utcnow())
+        except Exception:  # the scheduler must survive it; tomorrow's digest carries it all
+            logger.exception("the %s digests failed", period)
+            return
+        logger.info(
+            "%s digests: %d e-mails to %d members queued", period, told.emails, told.members
+        )
+        kick(app)
+
+
+def send_mail_job(app: Flask) -> None:
+    """Send what is due in the outbox, after recovering what a dead sender handed over."""
+    from broker.mail.runs import send_runs
+    from broker.mail.sender import send_outbox
+
+    def send() -> None:
+        with app.app_context():
+            try:
+                report = send_outbox(get_sessions(app), app.config["SETTINGS"], utcnow)
+            except Exception:  # the scheduler must survive a database or mail server hiccup
+                logger.exception("sending the outbox failed")
+                return
+        if report.sent or report.recovered or report.deferred or report.failed:
+            logger.info("outbox: %s", report.line())
+        elif report.stopped:
+            logger.debug("outbox: %s", report.line())
+
+    send_runs(app).run(send)
