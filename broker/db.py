@@ -1,13 +1,21 @@
-"""Engine, sessions and the declarative base.
+"""Engine, sessions, the declarative base, and the one transaction boundary.
 
-Services take a Session and only flush; the caller (a view, a job, a CLI command)
-owns the transaction, through `session_scope` or the request session.
+Services take a Session and only flush. The caller owns the transaction: a view, a
+command or a job wraps its work in `unit_of_work`, which commits when the work ends,
+rolls back if it raises, and then runs what was waiting for the commit (the mail
+sender's kick). A rolled-back action never e-mails anyone.
+
+Two places commit more often, on purpose, and say so where they do it:
+- a harvest or an import commits each page with the source's saved state
+  (broker.harvest.running), so a crash loses at most the page in hand;
+- the mail sender commits around each message (broker.mail.sender), so a message is
+  marked as handed over before the SMTP DATA ends and is never sent twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,11 +149,44 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+AFTER_COMMIT = "broker.after_commit"
+
+
+def after_commit(session: Session, hook: Callable[[Flask], object]) -> None:
+    """Run `hook(app)` once, after the unit of work holding `session` commits; never if
+    it rolls back."""
+    hooks = session.info.setdefault(AFTER_COMMIT, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
 @contextmanager
-def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction for a job or a CLI command: commit on success, roll back on error."""
-    with sessions.begin() as session:
+def unit_of_work(app: Flask | None = None) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back if it raises, then run the
+    after-commit hooks.
+
+    In a request (no `app`), the request's session; a view redirects or re-shows its
+    form after the block. Given an app (a command, a job), a session of its own, closed
+    afterwards.
+    """
+    if app is None:
+        app, session, owned = current_app._get_current_object(), get_session(), False
+    else:
+        session, owned = get_sessions(app)(), True
+    # Hooks from an earlier transaction of this session were never committed.
+    session.info.pop(AFTER_COMMIT, None)
+    try:
         yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        session.info.pop(AFTER_COMMIT, None)
+        raise
+    finally:
+        if owned:
+            session.close()
+    for hook in session.info.pop(AFTER_COMMIT, []):
+        hook(app)
 
 
 def init_app(app: Flask, engine: Engine) -> None:

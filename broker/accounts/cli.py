@@ -7,6 +7,7 @@ import sys
 import click
 
 from broker.clock import utcnow
+from broker.db import unit_of_work
 from broker.runtime.terminal import Runtime, pass_runtime
 
 
@@ -34,7 +35,7 @@ def users_add(rt: Runtime, email: str, role: str, name: str) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    with rt.sessions.begin() as session:
+    with unit_of_work(rt.app) as session:
         user = create_user(session, email, password, role, utcnow(), name=name)
         click.echo(f"Added {user.role} {user.email}.")
 
@@ -42,13 +43,11 @@ def users_add(rt: Runtime, email: str, role: str, name: str) -> None:
 @users.command("list")
 @pass_runtime
 def users_list(rt: Runtime) -> None:
-    """Every user with their role and last login."""
-    from sqlalchemy import select
-
-    from broker.models import User
+    """Every user with their role and last login, as the Users page lists them."""
+    from broker.accounts.users import all_users
 
     with rt.sessions() as session:
-        for user in session.scalars(select(User).order_by(User.email)):
+        for user in all_users(session):
             last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
             state = "" if user.active else " (deactivated)"
             click.echo(f"{user.email}\t{user.role}{state}\tlast login {last}")

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 from broker.accounts import users
 from broker.accounts.login import attempt_login
 from broker.clock import utcnow
-from broker.db import get_session
+from broker.db import get_session, unit_of_work
 from broker.models.accounts import User
 from broker.web.forms import choices
 from broker.web.security import admin_only
@@ -75,11 +75,11 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        session = get_session()
-        outcome = attempt_login(
-            session, form.email.data, form.password.data, request.remote_addr or "", utcnow()
-        )
-        session.commit()
+        # Committed whatever the outcome: a failure counts towards the rate limit.
+        with unit_of_work() as session:
+            outcome = attempt_login(
+                session, form.email.data, form.password.data, request.remote_addr or "", utcnow()
+            )
         if outcome.user is not None:
             login_user(outcome.user)
             return redirect(_safe_next(request.args.get("next")))
@@ -122,23 +122,21 @@ def add_user():
     """Add a coordinator or admin."""
     form = AddUserForm(prefix="add")
     if form.validate_on_submit():
-        session = get_session()
         try:
-            user = users.create_user(
-                session,
-                form.email.data,
-                form.password.data,
-                form.role.data,
-                utcnow(),
-                name=form.name.data or "",
-            )
+            with unit_of_work() as session:
+                user = users.create_user(
+                    session,
+                    form.email.data,
+                    form.password.data,
+                    form.role.data,
+                    utcnow(),
+                    name=form.name.data or "",
+                )
         except users.UserError as exc:
-            session.rollback()
             message = str(exc)
             target = form.password if "password" in message else form.email
             target.errors = [*target.errors, message[:1].upper() + message[1:]]
         else:
-            session.commit()
             flash(f"Added {user.email} as {user.role}.", "success")
             return redirect(url_for("accounts.user_list"))
     return _render_users(form, status=400)
@@ -148,14 +146,14 @@ def add_user():
 @admin_only
 def set_active(user_id: int):
     """Deactivate a user (they can no longer log in) or reactivate them."""
-    user = _user_or_404(user_id)
     active = request.form.get("active") == "1"
     try:
-        users.set_active(user, active, current_user)
+        with unit_of_work():
+            user = _user_or_404(user_id)
+            users.set_active(user, active, current_user)
     except users.UserError as exc:
         flash(str(exc)[:1].upper() + str(exc)[1:] + ".", "error")
         return redirect(url_for("accounts.user_list"))
-    get_session().commit()
     flash(f"{user.email} {'can log in again' if active else 'can no longer log in'}.", "success")
     return redirect(url_for("accounts.user_list"))
 
@@ -168,12 +166,11 @@ def password(user_id: int):
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            users.reset_password(user, form.password.data, form.confirm.data)
+            with unit_of_work():
+                users.reset_password(user, form.password.data, form.confirm.data)
         except users.UserError as exc:
-            get_session().rollback()
             form.password.errors = [*form.password.errors, str(exc)]
         else:
-            get_session().commit()
             flash(f"New password set for {user.email}.", "success")
             return redirect(url_for("accounts.user_list"))
     status = 400 if request.method == "POST" else 200

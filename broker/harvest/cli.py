@@ -14,7 +14,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from broker.clock import utcnow
-from broker.harvest.health import source_health
 from broker.harvest.running import RunSummary, harvest_source, import_file
 from broker.matching.store import store_hook
 from broker.runtime.terminal import (
@@ -140,11 +139,10 @@ def _finish(summaries: list[RunSummary], verb: str) -> None:
 @pass_runtime
 def sources(rt: Runtime) -> None:
     """Each source (config.toml's and those added on the Sources page) with its health."""
-    from broker.harvest.catalogue import all_sources
+    from broker.harvest.health import overview
 
     with rt.sessions() as session:
-        health = source_health(session)
-        known = all_sources(session, rt.settings)
+        sources = overview(session, rt.settings)
     table = Table(title="Sources")
     for column in (
         "source",
@@ -161,20 +159,20 @@ def sources(rt: Runtime) -> None:
     ):
         table.add_column(column)
     now = utcnow()
-    for name, source in known.items():
-        state, run = health.get(name, (None, None))
-        wait = state.next_attempt_at if state else None
+    for health in sources:
+        source, run = health.settings, health.last_run
+        wait = health.state.next_attempt_at if health.backing_off(now) else None
         table.add_row(
-            name,
+            health.name,
             source.kind,
-            "config.toml" if name in rt.settings.sources else "Sources page",
+            "config.toml" if health.stored is None else "Sources page",
             "yes" if source.enabled else "no",
             f"{source.interval_minutes} min",
             run.started_at.strftime("%Y-%m-%d %H:%M") if run else "never",
             run.status if run else "-",
             f"{run.new}/{run.updated}/{run.rejected}" if run else "-",
-            str(state.consecutive_failures) if state else "0",
-            wait.strftime("%Y-%m-%d %H:%M") if wait and wait > now else "-",
+            str(health.failures),
+            wait.strftime("%Y-%m-%d %H:%M") if wait else "-",
             (run.error or "") if run else "",
         )
     Console(width=200).print(table)

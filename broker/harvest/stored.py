@@ -224,6 +224,17 @@ def update_source(
     return row
 
 
+def set_enabled(
+    session: Session, row: ConfiguredSource, enabled: bool, user_id: int | None, now: datetime
+) -> None:
+    """Turn a stored source's scheduled harvest on or off; the scheduler notices within a
+    minute."""
+    row.enabled = enabled
+    row.updated_at = now
+    row.updated_by_id = user_id
+    session.flush()
+
+
 def delete_source(session: Session, row: ConfiguredSource) -> None:
     """Remove a stored source and where its harvest had got to; its run history stays."""
     session.execute(delete(SourceState).where(SourceState.name == row.name))

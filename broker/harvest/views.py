@@ -13,7 +13,7 @@ from wtforms import BooleanField, FloatField, IntegerField, StringField, URLFiel
 from wtforms.validators import InputRequired, Length, Optional
 
 from broker.clock import utcnow
-from broker.db import get_session
+from broker.db import get_session, unit_of_work
 from broker.errors import UnknownSource
 from broker.harvest import health, stored
 from broker.harvest.stored import InvalidSource, SourceEntry
@@ -223,16 +223,14 @@ def add(kind: str):
     form = FORMS[kind]()
     general: list[str] = []
     if form.validate_on_submit():
-        session = get_session()
         entry = _entry(form, kind, form.name.data or "")
         config_names = current_app.config["SETTINGS"].sources.keys()
         try:
-            row = stored.add_source(session, entry, config_names, current_user.id, utcnow())
+            with unit_of_work() as session:
+                row = stored.add_source(session, entry, config_names, current_user.id, utcnow())
         except InvalidSource as exc:
-            session.rollback()
             general = _show_errors(form, exc.errors)
         else:
-            session.commit()
             when = "within a minute" if row.enabled else "once you enable it"
             flash(f"Added {row.name}. Its first harvest starts {when}.", "success")
             return redirect(url_for("harvest.source", name=row.name))
@@ -268,22 +266,20 @@ def edit(name: str):
     del form.name  # a source keeps its name: its runs and saved state are filed under it
     general: list[str] = []
     if form.validate_on_submit():
-        session = get_session()
         config_names = current_app.config["SETTINGS"].sources.keys()
         try:
-            stored.update_source(
-                session,
-                row,
-                _entry(form, row.kind, row.name),
-                config_names,
-                current_user.id,
-                utcnow(),
-            )
+            with unit_of_work() as session:
+                stored.update_source(
+                    session,
+                    row,
+                    _entry(form, row.kind, row.name),
+                    config_names,
+                    current_user.id,
+                    utcnow(),
+                )
         except InvalidSource as exc:
-            session.rollback()
             general = _show_errors(form, exc.errors)
         else:
-            session.commit()
             flash(f"Saved the changes to {row.name}; they apply from its next run.", "success")
             return redirect(url_for("harvest.source", name=row.name))
     elif form.is_submitted():
@@ -299,11 +295,11 @@ def edit(name: str):
 @admin_only
 def set_enabled(name: str):
     """Turn a stored source's scheduled harvest on or off (admins only)."""
-    row = _stored_or_404(name)
-    row.enabled = request.form.get("enabled") == "1"
-    row.updated_at = utcnow()
-    row.updated_by_id = current_user.id
-    get_session().commit()
+    with unit_of_work() as session:
+        row = _stored_or_404(name)
+        stored.set_enabled(
+            session, row, request.form.get("enabled") == "1", current_user.id, utcnow()
+        )
     if row.enabled:
         flash(f"{name} is harvested on schedule again, from within a minute.", "success")
     else:
@@ -317,9 +313,7 @@ def set_enabled(name: str):
 @admin_only
 def delete(name: str):
     """Delete a source added on this page; its notices and past runs stay (admins only)."""
-    row = _stored_or_404(name)
-    session = get_session()
-    stored.delete_source(session, row)
-    session.commit()
+    with unit_of_work() as session:
+        stored.delete_source(session, _stored_or_404(name))
     flash(f"Deleted {name}. The notices it found and its past runs are kept.", "success")
     return redirect(url_for("harvest.index"))

@@ -46,20 +46,13 @@ def mail_send(rt: Runtime, include_waiting: bool) -> None:
 @pass_runtime
 def mail_status(rt: Runtime) -> None:
     """How many messages wait, were sent and failed; the oldest waiting and recent failures."""
-    from sqlalchemy import select
-
     from broker.formatting import london
-    from broker.mail.status import counts
-    from broker.models import OutboxMessage
+    from broker.mail.status import counts, page_of_messages
 
     with rt.sessions() as session:
         state = counts(session)
-        failures = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == "failed")
-            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-            .limit(10)
-        ).all()
+        # The Outbox page's "Failed" tab, newest first: its first ten.
+        failures = page_of_messages(session, "failed", 1, 10).items
     click.echo(f"Outbox: {state.queued} waiting, {state.sent} sent, {state.failed} failed.")
     if not rt.settings.mail.enabled:
         click.echo("Sending is off ([mail] enabled = false): messages wait in the outbox.")

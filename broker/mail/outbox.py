@@ -1,4 +1,4 @@
-"""Putting e-mails in the outbox, in the caller's transaction; broker.mail sends them.
+"""Putting e-mails in the outbox, in the caller's transaction; broker.mail.sender sends them.
 
 Writing the message in the same transaction as the action that caused it (a forward,
 a new match, a digest) means a rollback leaves no orphan mail and a commit never
@@ -13,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from broker.db import after_commit
+from broker.mail.runs import kick
 from broker.models.mail import MESSAGE_KINDS, OutboxMessage
 
 
@@ -38,7 +40,8 @@ def message_id(from_address: str) -> str:
 
 
 def enqueue(session: Session, email: Email, from_address: str, now: datetime) -> OutboxMessage:
-    """Add `email` to the outbox; flushes only, the caller commits."""
+    """Add `email` to the outbox; flushes only. Once the caller's unit of work commits,
+    this process's scheduler (if it has one) is asked to send at once."""
     if email.kind not in MESSAGE_KINDS:
         raise ValueError(f"unknown message kind {email.kind!r}")
     message = OutboxMessage(
@@ -59,4 +62,5 @@ def enqueue(session: Session, email: Email, from_address: str, now: datetime) ->
     )
     session.add(message)
     session.flush()
+    after_commit(session, kick)
     return message

@@ -10,7 +10,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from broker.db import after_commit
 from broker.errors import BrokerError
+from broker.mail.runs import kick
 from broker.models import Member, Notice
 from broker.models.mail import MESSAGE_STATUSES, OutboxMessage
 from broker.paging import Paged, paginate
@@ -109,4 +111,5 @@ def retry(session: Session, outbox_id: int, now: datetime) -> OutboxMessage:
     message.next_attempt_at = now
     message.transmitted_at = None
     session.flush()
+    after_commit(session, kick)
     return message

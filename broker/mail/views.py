@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from broker.clock import utcnow
-from broker.db import get_session
+from broker.db import get_session, unit_of_work
 from broker.mail import status
-from broker.mail.runs import kick
 from broker.web.security import admin_only
 
 bp = Blueprint("mail", __name__, url_prefix="/outbox")
@@ -44,14 +43,12 @@ def index():
 @admin_only
 def retry(outbox_id: int):
     """Queue a failed message again (admins only)."""
-    session = get_session()
     try:
-        message = status.retry(session, outbox_id, utcnow())
+        with unit_of_work() as session:
+            message = status.retry(session, outbox_id, utcnow())
     except status.NotRetryable as exc:
         flash(f"Can't retry: {exc}.", "error")
     else:
-        session.commit()
-        kick(current_app._get_current_object())
         flash(
             f"Message to {message.to_address} queued again; it goes with the next send.", "success"
         )

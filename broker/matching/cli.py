@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from broker.clock import utcnow
+from broker.db import unit_of_work
 from broker.runtime.terminal import Runtime, bulk_allocation, pass_runtime, tell_members_after
 
 
@@ -22,7 +23,7 @@ def match(rt: Runtime, everything: bool) -> None:
     from broker.matching.store import match_all, match_pending
 
     cache = get_cache(rt.app)
-    with rt.sessions.begin() as session, bulk_allocation():
+    with unit_of_work(rt.app) as session, bulk_allocation():
         result = (match_all if everything else match_pending)(session, cache, utcnow())
     tell_members_after(rt)
     click.echo(f"Done: {result.line()}.")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from broker.clock import utcnow
+from broker.db import unit_of_work
 from broker.runtime.terminal import Runtime, pass_runtime
 
 
@@ -22,17 +23,18 @@ def members() -> None:
 def members_import(rt: Runtime, path: str) -> None:
     """Create or update members from a CSV file (matched by name), then re-match them."""
     from broker.matching.cache import get_cache
-    from broker.matching.store import match_members
-    from broker.members.csv_format import BadCsv, import_csv
+    from broker.members.csv_format import BadCsv, import_members
 
-    now = utcnow()
-    with rt.sessions.begin() as session:
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as handle:
-                result = import_csv(session, handle, now, where=Path(path).name)
-        except (BadCsv, UnicodeDecodeError) as exc:
-            raise click.ClickException(str(exc)) from None
-        matched = match_members(session, result.changed, get_cache(rt.app), now)
+    try:
+        with (
+            unit_of_work(rt.app) as session,
+            open(path, encoding="utf-8-sig", newline="") as handle,
+        ):
+            result, matched = import_members(
+                session, handle, get_cache(rt.app), utcnow(), where=Path(path).name
+            )
+    except BadCsv as exc:
+        raise click.ClickException(str(exc)) from None
     for error in result.errors:
         click.echo(error, err=True)
     click.echo(
@@ -48,16 +50,12 @@ def members_import(rt: Runtime, path: str) -> None:
 @pass_runtime
 def members_export(rt: Runtime, out: str | None) -> None:
     """Every member in the CSV import format."""
-    from sqlalchemy import select
-
-    from broker.members.csv_format import export_csv
-    from broker.models import Member
+    from broker.members.csv_format import export_members
 
     with rt.sessions() as session:
-        rows = session.scalars(select(Member).order_by(Member.name))
         if out:
             with open(out, "w", encoding="utf-8", newline="") as handle:
-                count = export_csv(rows, handle)
+                count = export_members(session, handle)
             click.echo(f"Exported {count} members to {out}.", err=True)
         else:
-            export_csv(rows, sys.stdout)
+            export_members(session, sys.stdout)

@@ -147,13 +147,29 @@ def export_csv(members: Iterable[Member], out: IO[str]) -> int:
 def import_members(
     session: Session, handle: IO[str], cache: MatcherCache, now: datetime, where: str
 ) -> tuple[ImportResult, MatchResult]:
-    """Import members from CSV (the CLI's format) and re-match those whose profile changed."""
-    result = import_csv(session, handle, now, where=where)
+    """Import members from CSV (`broker members import` and the Members page) and re-match
+    those whose profile changed; flushes only.
+
+    Raises BadCsv when the file can't be read as CSV at all.
+    """
+    try:
+        result = import_csv(session, handle, now, where=where)
+    except UnicodeDecodeError:
+        raise BadCsv(
+            f"{where} is not a UTF-8 text file; save it as “CSV UTF-8” and try again"
+        ) from None
+    except csv.Error as exc:
+        raise BadCsv(f"{where}: {exc}") from None
     return result, match_members(session, result.changed, cache, now)
 
 
+def export_members(session: Session, out: IO[str]) -> int:
+    """Write every member, by name, in the CSV import format; returns how many."""
+    return export_csv(session.scalars(select(Member).order_by(Member.name)), out)
+
+
 def members_csv(session: Session) -> str:
-    """Every member, by name, in the CSV import format."""
+    """Every member, by name, in the CSV import format, as one text."""
     out = io.StringIO()
-    export_csv(session.scalars(select(Member).order_by(Member.name)), out)
+    export_members(session, out)
     return out.getvalue()

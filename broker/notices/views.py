@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from broker.clock import utcnow
-from broker.db import get_session
+from broker.db import unit_of_work
 from broker.harvest.catalogue import http_policy
 from broker.matching.cache import get_cache
 from broker.notices import manual
@@ -115,18 +115,16 @@ def new():
     """Record an opportunity by hand; it is stored, de-duplicated and matched like any other."""
     form = ManualNoticeForm()
     if form.validate_on_submit() and (entry := _entry(form)) is not None:
-        session = get_session()
         try:
-            result = manual.record_manual_notice(
-                session, entry, get_cache(current_app), current_user.id, utcnow()
-            )
+            with unit_of_work() as session:
+                result = manual.record_manual_notice(
+                    session, entry, get_cache(current_app), current_user.id, utcnow()
+                )
         except manual.InvalidEntry as exc:
-            session.rollback()
             for error in exc.errors:
                 field = getattr(form, error.field, form.title)
                 field.errors = [*field.errors, error.message]
         else:
-            session.commit()
             if result.merged:
                 flash("This opportunity was already stored; your entry was added to it.", "success")
             else:

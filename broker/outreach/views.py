@@ -11,19 +11,17 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import func, select
 from wtforms import BooleanField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
 import matchers
 from broker.clock import utcnow
-from broker.db import get_session
-from broker.mail.runs import kick
+from broker.db import get_session, unit_of_work
 from broker.matching.cache import get_cache
-from broker.members import profiles
+from broker.members import directory, profiles
+from broker.members.forms import ProfileForm, entered, form_data, show_errors
 from broker.members.profiles import InvalidProfile
-from broker.members.views import ProfileForm, entered, form_data, show_errors
-from broker.models import Match, Member, Notice
+from broker.models import Member, Notice
 from broker.outreach import answers
 from broker.outreach.compose import MailContext
 from broker.outreach.links import LinkExpired, LinkTampered, MemberLink, for_app
@@ -140,9 +138,7 @@ def link(token: str):
 
 
 def _done(token: str, message: str):
-    get_session().commit()
-    # "Interested" queued an e-mail to the coordinators.
-    kick(current_app)
+    """After the answer is committed: say thank you on the link's own page."""
     flash(message, "success")
     return redirect(url_for("outreach.link", token=token))
 
@@ -151,9 +147,10 @@ def _interested(token: str, link: MemberLink, member: Member, notice: Notice):
     form = InterestedForm()
     if form.validate_on_submit():
         context = MailContext.for_app(current_app)
-        _response, new = answers.interested(
-            get_session(), member, notice, form.note.data or "", context, utcnow()
-        )
+        with unit_of_work() as session:
+            _response, new = answers.interested(
+                session, member, notice, form.note.data or "", context, utcnow()
+            )
         message = (
             f"Thank you: we've told {context.network_name} that {member.name} is interested."
             if new
@@ -170,14 +167,10 @@ def _decline(token: str, link: MemberLink, member: Member, notice: Notice):
     data = {"reason": earlier.reason, "note": earlier.note} if earlier else None
     form = DeclineForm(data=data)
     if form.validate_on_submit():
-        answers.declined(
-            get_session(),
-            member,
-            notice,
-            form.reason.data or None,
-            form.note.data or "",
-            utcnow(),
-        )
+        with unit_of_work() as session:
+            answers.declined(
+                session, member, notice, form.reason.data or None, form.note.data or "", utcnow()
+            )
         return _done(token, "Thank you: we won't send you this one again.")
     status = 400 if request.method == "POST" else 200
     return _page(
@@ -195,37 +188,34 @@ def _decline(token: str, link: MemberLink, member: Member, notice: Notice):
 def _unsubscribe(token: str, link: MemberLink, member: Member, notice: Notice | None):
     form = UnsubscribeForm()
     if form.validate_on_submit():
-        session = get_session()
         if request.form.get("resubscribe"):
-            answers.resubscribe(session, member, utcnow())
+            with unit_of_work() as session:
+                answers.resubscribe(session, member, utcnow())
             return _done(token, f"Welcome back: {member.name} will get e-mails again.")
-        answers.unsubscribe(session, member, utcnow())
+        with unit_of_work() as session:
+            answers.unsubscribe(session, member, utcnow())
         return _done(token, f"Done: {member.name} won't get any more e-mails from us.")
     status = 400 if request.method == "POST" else 200
     return _page("unsubscribe.html", link, member, notice, status, form=form)
 
 
 def _profile(token: str, link: MemberLink, member: Member, notice: Notice | None):
-    session = get_session()
     form = MemberProfileForm(data=form_data(member))
     if form.validate_on_submit():
         try:
             profile = entered(form, name=member.name)
-            _member, result = profiles.save_profile(
-                session, profile, get_cache(current_app), utcnow(), member
-            )
+            with unit_of_work() as session:
+                _member, result = profiles.save_profile(
+                    session, profile, get_cache(current_app), utcnow(), member
+                )
+                if form.resubscribe.data:
+                    answers.resubscribe(session, member, utcnow())
         except InvalidProfile as exc:
-            session.rollback()
             show_errors(form, exc)
         else:
-            if form.resubscribe.data:
-                answers.resubscribe(session, member, utcnow())
             message = "Thank you: your profile is saved."
             if result is not None:
-                session.flush()
-                count = session.scalar(
-                    select(func.count(Match.id)).where(Match.member_id == member.id)
-                )
+                count = directory.match_counts(get_session(), [member.id]).get(member.id, 0)
                 noun = "opportunity now matches" if count == 1 else "opportunities now match"
                 message += f" {count} {noun} it."
             return _done(token, message)
@@ -248,6 +238,6 @@ def one_click(token: str):
         return _unsubscribe(token, link, member, notice)
     if request.form.get("List-Unsubscribe") != "One-Click":
         return _bad_link("not_one_click", 400)
-    answers.unsubscribe(get_session(), member, utcnow())
-    get_session().commit()
+    with unit_of_work() as session:
+        answers.unsubscribe(session, member, utcnow())
     return _page("unsubscribed.html", link, member, notice)

@@ -11,6 +11,7 @@ from flask import Flask
 from broker import migrate
 from broker.clock import utcnow
 from broker.config import load_settings
+from broker.db import unit_of_work
 from broker.runtime.terminal import Runtime, pass_runtime
 
 
@@ -130,7 +131,7 @@ def _load_demo(rt: Runtime) -> None:
     for summary in summaries:
         click.echo(f"demo {summary.line()}")
     click.echo(f"demo members: {len(members.created)} added, {len(members.errors)} problems")
-    with rt.sessions.begin() as session:
+    with unit_of_work(rt.app) as session:
         password = ensure_demo_user(session, utcnow())
     if password:
         click.echo(f"Demo login: {DEMO_USER} with password {password}")

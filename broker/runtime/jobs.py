@@ -8,12 +8,11 @@ import threading
 from flask import Flask
 
 from broker.clock import utcnow
-from broker.db import get_sessions
+from broker.db import get_sessions, unit_of_work
 from broker.harvest.catalogue import find_source
 from broker.harvest.health import backing_off
 from broker.harvest.running import harvest_source
 from broker.locks import exclusive
-from broker.mail.runs import kick
 from broker.matching.store import store_hook
 from broker.models import SourceState
 from broker.outreach import alerts, digests
@@ -37,7 +36,7 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
         sessions = get_sessions(app)
         now = utcnow()
         try:
-            with sessions.begin() as session:
+            with unit_of_work(app) as session:
                 source = find_source(session, settings, name)
                 state = session.get(SourceState, name)
                 wait_until = state.next_attempt_at if state else None
@@ -93,14 +92,12 @@ def tell_members(app: Flask) -> alerts.Notified | None:
     None when another process is doing it right now (whatever it leaves is told the
     next time, since what each member was told is recorded).
     """
-    sessions = get_sessions(app)
-    with exclusive(sessions.kw["bind"], TELL_LOCK) as acquired:
+    with exclusive(get_sessions(app).kw["bind"], TELL_LOCK) as acquired:
         if not acquired:
             logger.info("another process is telling members; leaving it to that one")
             return None
-        with sessions.begin() as session:
+        with unit_of_work(app) as session:
             notified = alerts.tell_members(session, MailContext.for_app(app), utcnow())
-    kick(app)
     logger.info("%s", notified.line())
     return notified
 
@@ -109,7 +106,7 @@ def digest_job(app: Flask, period: str) -> None:
     """Queue the daily or weekly digests."""
     with app.app_context():
         try:
-            with get_sessions(app).begin() as session:
+            with unit_of_work(app) as session:
                 told = digests.queue_digests(session, period, MailContext.for_app(app), utcnow())
         except Exception:  # the scheduler must survive it; tomorrow's digest carries it all
             logger.exception("the %s digests failed", period)
@@ -117,7 +114,6 @@ def digest_job(app: Flask, period: str) -> None:
         logger.info(
             "%s digests: %d e-mails to %d members queued", period, told.emails, told.members
         )
-        kick(app)
 
 
 def send_mail_job(app: Flask) -> None:

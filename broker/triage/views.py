@@ -8,23 +8,18 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, load_only
 from wtforms import DecimalField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 import matchers
 from broker.clock import utcnow
-from broker.db import get_session
+from broker.db import get_session, unit_of_work
 from broker.formatting import SOURCE_NAMES, days_left, london, money, source_name
-from broker.mail.runs import kick
 from broker.matching.cache import get_cache
-from broker.models import Match, Member, MemberResponse, Notice, NoticeSource
-from broker.models.bids import Bid
-from broker.models.triage import Forward, NoticeAction
+from broker.models import Match, Member, Notice
 from broker.outreach import forwards
 from broker.outreach.compose import MailContext
-from broker.triage import actions, queue
+from broker.triage import actions, notice_page, queue
 from broker.web.filters import badges
 from broker.web.forms import CheckboxesField, choices
 
@@ -105,7 +100,7 @@ class AddMemberForm(FlaskForm):
     found: tuple[int, str] | None = None
 
     def validate_member(self, field):
-        found = _find_member(_active_members(get_session()), field.data)
+        found = _find_member(notice_page.active_members(get_session()), field.data)
         if found[0] in self.listed:
             raise ValidationError(f"{found[1]} is already listed for this notice.")
         self.found = found
@@ -222,13 +217,6 @@ def _notice_or_404(notice_id: int) -> Notice:
     return notice
 
 
-def _with_member_name(relationship):
-    """Load a row's member in the same query, and only what the page shows of it."""
-    return joinedload(relationship).load_only(
-        Member.id, Member.name, Member.active, Member.unsubscribed_at
-    )
-
-
 def _forward_label(member: Member) -> str:
     """A member to forward to, saying so when they can't be e-mailed."""
     if member.unsubscribed_at is not None:
@@ -236,16 +224,6 @@ def _forward_label(member: Member) -> str:
     if not member.active:
         return f"{member.name} (inactive: won't be e-mailed)"
     return member.name
-
-
-# Plain SQL read straight from the driver: for a couple of thousand members, making result
-# rows costs more than the query (ix_members_active_name answers it alone).
-ACTIVE_MEMBERS = "SELECT id, name FROM members WHERE active = TRUE"
-
-
-def _active_members(session) -> list[tuple[int, str]]:
-    """Every active member's id and name, to find the one a coordinator typed."""
-    return session.connection().exec_driver_sql(ACTIVE_MEMBERS).fetchall()
 
 
 SHOWN_CANDIDATES = 5
@@ -291,66 +269,19 @@ def _action_forms(notice: Notice, matches: list[Match]):
     return {"forward": forward, "dismiss": dismiss, "add": add, "bid": bid}
 
 
-def _matches(session, notice: Notice) -> list[Match]:
-    """The notice's matched members, best first, with their names."""
-    return list(
-        session.scalars(
-            select(Match)
-            .options(_with_member_name(Match.member))
-            .where(Match.notice_id == notice.id)
-            .order_by(Match.score.desc(), Match.id)
-        )
-    )
-
-
-def _render_notice(notice: Notice, forms=None, status: int = 200):
-    session = get_session()
-    matches = _matches(session, notice)
-    sources = list(
-        session.scalars(
-            select(NoticeSource)
-            .options(load_only(NoticeSource.source, NoticeSource.source_id, NoticeSource.url))
-            .where(NoticeSource.notice_id == notice.id)
-            .order_by(NoticeSource.id)
-        )
-    )
-    actions = list(
-        session.scalars(
-            select(NoticeAction)
-            .options(joinedload(NoticeAction.user))
-            .where(NoticeAction.notice_id == notice.id)
-            .order_by(NoticeAction.created_at.desc())
-        )
-    )
-    forwards = list(
-        session.scalars(
-            select(Forward)
-            .options(_with_member_name(Forward.member), joinedload(Forward.user))
-            .where(Forward.notice_id == notice.id)
-            .order_by(Forward.created_at.desc())
-        )
-    )
-    responses = list(
-        session.scalars(
-            select(MemberResponse)
-            .options(_with_member_name(MemberResponse.member))
-            .where(MemberResponse.notice_id == notice.id)
-            .order_by(MemberResponse.created_at.desc())
-        )
-    )
-    bids = list(session.scalars(select(Bid).where(Bid.notice_id == notice.id)))
-    forms = forms or _action_forms(notice, matches)
+def _render_notice(notice: Notice, forms=None, matches=None, status: int = 200):
+    record = notice_page.notice_record(get_session(), notice, matches)
     return render_template(
         "triage/notice.html",
         notice=notice,
-        matches=matches,
-        sources=sources,
-        changes=sorted(notice.changes, key=lambda c: c.changed_at, reverse=True),
-        actions=actions,
-        forwards=forwards,
-        responses=responses,
-        bids=bids,
-        forms=forms,
+        matches=record.matches,
+        sources=record.sources,
+        changes=record.changes,
+        actions=record.actions,
+        forwards=record.forwards,
+        responses=record.responses,
+        bids=record.bids,
+        forms=forms or _action_forms(notice, record.matches),
         now=utcnow(),
         cpv_label=matchers.cpv_label,
         region_label=matchers.region_label,
@@ -365,23 +296,22 @@ def notice(notice_id: int):
 
 
 def _act(notice: Notice, name: str, do):
-    """Validate one action's form, run it, commit and come back; re-show it on errors."""
-    session = get_session()
-    forms = _action_forms(notice, _matches(session, notice))
+    """Validate one action's form and do it in one transaction, then come back to the
+    notice; re-show the form with what was wrong."""
+    matches = notice_page.matches_of(get_session(), notice)
+    forms = _action_forms(notice, matches)
     form = forms[name]
     if form.validate_on_submit():
         try:
-            message = do(form)
+            with unit_of_work() as session:
+                message = do(form, session)
         except actions.TriageError as exc:
-            session.rollback()
             form.form_errors.append(str(exc))
+            matches = None  # read again: the transaction was rolled back
         else:
-            session.commit()
-            if name == "forward":
-                kick(current_app)
             flash(message, "success")
             return redirect(url_for("triage.notice", notice_id=notice.id) + f"#{name}")
-    return _render_notice(notice, forms, status=400)
+    return _render_notice(notice, forms, matches, status=400)
 
 
 @bp.post("/notices/<int:notice_id>/forward")
@@ -389,8 +319,8 @@ def forward(notice_id: int):
     """Forward the notice to the chosen members with a note."""
     notice = _notice_or_404(notice_id)
 
-    def do(form: ForwardForm) -> str:
-        session, now = get_session(), utcnow()
+    def do(form: ForwardForm, session) -> str:
+        now = utcnow()
         sent = actions.forward(
             session, notice, form.members.data or [], form.note.data or "", current_user.id, now
         )
@@ -411,9 +341,9 @@ def dismiss(notice_id: int):
     """Take the notice out of the queue, with a reason."""
     notice = _notice_or_404(notice_id)
 
-    def do(form: DismissForm) -> str:
+    def do(form: DismissForm, session) -> str:
         reason = form.reason.data + (f": {form.detail.data.strip()}" if form.detail.data else "")
-        actions.dismiss(get_session(), notice, reason, current_user.id, utcnow())
+        actions.dismiss(session, notice, reason, current_user.id, utcnow())
         return "Notice dismissed."
 
     return _act(notice, "dismiss", do)
@@ -422,9 +352,9 @@ def dismiss(notice_id: int):
 @bp.post("/notices/<int:notice_id>/reopen")
 def reopen(notice_id: int):
     """Put a dismissed notice back in the queue."""
-    notice = _notice_or_404(notice_id)
-    actions.reopen(get_session(), notice, current_user.id, utcnow())
-    get_session().commit()
+    with unit_of_work() as session:
+        notice = _notice_or_404(notice_id)
+        actions.reopen(session, notice, current_user.id, utcnow())
     flash("Notice back in the queue.", "success")
     return redirect(url_for("triage.notice", notice_id=notice.id))
 
@@ -434,12 +364,12 @@ def add_member(notice_id: int):
     """Add a member the engine didn't match."""
     notice = _notice_or_404(notice_id)
 
-    def do(form: AddMemberForm) -> str:
-        member = get_session().get(Member, form.found[0])
+    def do(form: AddMemberForm, session) -> str:
+        member = session.get(Member, form.found[0])
         if member is None:
             raise actions.TriageError("That member no longer exists.")
         actions.add_member(
-            get_session(), notice, member, get_cache(current_app), current_user.id, utcnow()
+            session, notice, member, get_cache(current_app), current_user.id, utcnow()
         )
         return f"Added {member.name}."
 
@@ -451,14 +381,12 @@ def start_bid(notice_id: int):
     """Start a consortium bid with the chosen members."""
     notice = _notice_or_404(notice_id)
 
-    def do(form: BidForm) -> str:
+    def do(form: BidForm, session) -> str:
         chosen = form.members.data or []
         if len(chosen) < 2:
             raise actions.TriageError("A consortium needs at least two members.")
         lead = form.lead.data or None
-        actions.start_bid(
-            get_session(), notice, chosen, lead, form.model.data, current_user.id, utcnow()
-        )
+        actions.start_bid(session, notice, chosen, lead, form.model.data, current_user.id, utcnow())
         return f"Consortium bid started with {len(chosen)} members."
 
     return _act(notice, "bid", do)
