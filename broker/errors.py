@@ -13,10 +13,6 @@ class ConfigError(BrokerError):
     """Raised by `broker.config` for a bad file, an unknown key or a bad value."""
 
 
-class ImportFailed(BrokerError):
-    """Raised by `broker import` when no record at all could be read from a file."""
-
-
 class UnknownSource(BrokerError):
     """Raised when a command names a source that config.toml does not define."""
 

@@ -120,6 +120,25 @@ def _by_day(session: Session, query: Select[Any]) -> dict[date, tuple[int, float
     return found
 
 
+@dataclass(frozen=True)
+class _Window:
+    """The days a funnel reads, [start, end), and the notice value counted in pounds."""
+
+    session: Session
+    start: datetime
+    end: datetime
+
+    def day(self, column: Any) -> Any:
+        return _day(self.session, column)
+
+    @property
+    def gbp(self) -> Any:
+        return _pounds(Notice.value_amount, Notice.value_currency)
+
+    def within(self, column: Any) -> Any:
+        return (column >= self.start) & (column < self.end)
+
+
 def _first(column: Any, key: Any, *extra: Any, where: Any = None) -> Any:
     """A subquery of each key's first moment (e.g. each notice's first forward)."""
     query = select(key, *extra, func.min(column).label("first")).group_by(key, *extra)
@@ -128,31 +147,41 @@ def _first(column: Any, key: Any, *extra: Any, where: Any = None) -> Any:
     return query.subquery()
 
 
-def _daily(session: Session, start: datetime, end: datetime) -> dict[str, dict[date, Any]]:
-    """Each stage's (count, value) per day in [start, end)."""
-    gbp = _pounds(Notice.value_amount, Notice.value_currency)
-
-    def first_by_notice(sub: Any) -> Select[Any]:
-        day = _day(session, sub.c.first)
-        return (
-            select(day, func.count(), func.sum(gbp))
-            .join(Notice, Notice.id == sub.c.notice_id)
-            .where(sub.c.first >= start, sub.c.first < end)
-            .group_by(day)
-        )
-
-    harvested_day = _day(session, Notice.first_seen_at)
-    harvested = (
-        select(harvested_day, func.count(), func.sum(gbp))
-        .where(Notice.first_seen_at >= start, Notice.first_seen_at < end)
-        .group_by(harvested_day)
+def _first_by_notice(w: _Window, sub: Any) -> dict[date, tuple[int, float]]:
+    """Notices by the day of their first (sub.c.first), with their value."""
+    day = w.day(sub.c.first)
+    return _by_day(
+        w.session,
+        select(day, func.count(), func.sum(w.gbp))
+        .join(Notice, Notice.id == sub.c.notice_id)
+        .where(w.within(sub.c.first))
+        .group_by(day),
     )
-    matched_day = _day(session, Notice.first_matched_at)
-    matched = (
-        select(matched_day, func.count(), func.sum(gbp))
-        .where(Notice.first_matched_at >= start, Notice.first_matched_at < end)
-        .group_by(matched_day)
+
+
+def _notices_by(w: _Window, column: Any) -> dict[date, tuple[int, float]]:
+    """Notices by the day of one of their own moments (first seen, first matched)."""
+    day = w.day(column)
+    return _by_day(
+        w.session,
+        select(day, func.count(), func.sum(w.gbp)).where(w.within(column)).group_by(day),
     )
+
+
+def _harvested(w: _Window) -> dict[date, tuple[int, float]]:
+    return _notices_by(w, Notice.first_seen_at)
+
+
+def _matched(w: _Window) -> dict[date, tuple[int, float]]:
+    return _notices_by(w, Notice.first_matched_at)
+
+
+def _forwarded(w: _Window) -> dict[date, tuple[int, float]]:
+    return _first_by_notice(w, _first(Forward.created_at, Forward.notice_id))
+
+
+def _interested(w: _Window) -> dict[date, tuple[int, float]]:
+    """Each member's first "interested" in a notice counts; each notice's value once."""
     interested = MemberResponse.kind == "interested"
     pairs = _first(
         MemberResponse.created_at,
@@ -160,46 +189,53 @@ def _daily(session: Session, start: datetime, end: datetime) -> dict[str, dict[d
         MemberResponse.member_id,
         where=interested,
     )
-    pair_day = _day(session, pairs.c.first)
-    interested_pairs = (
+    pair_day = w.day(pairs.c.first)
+    counts = _by_day(
+        w.session,
         select(pair_day, func.count(), literal(0))
-        .where(pairs.c.first >= start, pairs.c.first < end)
-        .group_by(pair_day)
+        .where(w.within(pairs.c.first))
+        .group_by(pair_day),
     )
-    bid_day = _day(session, Bid.created_at)
-    bids = (
-        select(bid_day, func.count(Bid.id), func.sum(gbp))
-        .join(Notice, Notice.id == Bid.notice_id)
-        .where(Bid.created_at >= start, Bid.created_at < end)
-        .group_by(bid_day)
-    )
-    won_day = _day(session, Bid.updated_at)
-    won = (
-        select(won_day, func.count(Bid.id), func.sum(func.coalesce(Bid.value_won, gbp)))
-        .join(Notice, Notice.id == Bid.notice_id)
-        .where(Bid.stage == "won", Bid.updated_at >= start, Bid.updated_at < end)
-        .group_by(won_day)
-    )
-    counts = _by_day(session, interested_pairs)
-    values = _by_day(
-        session,
-        first_by_notice(
-            _first(MemberResponse.created_at, MemberResponse.notice_id, where=interested)
-        ),
+    values = _first_by_notice(
+        w, _first(MemberResponse.created_at, MemberResponse.notice_id, where=interested)
     )
     return {
-        "harvested": _by_day(session, harvested),
-        "matched": _by_day(session, matched),
-        "forwarded": _by_day(
-            session, first_by_notice(_first(Forward.created_at, Forward.notice_id))
-        ),
-        "interested": {
-            day: (counts.get(day, (0, 0))[0], values.get(day, (0, 0.0))[1])
-            for day in set(counts) | set(values)
-        },
-        "bid": _by_day(session, bids),
-        "won": _by_day(session, won),
+        day: (counts.get(day, (0, 0))[0], values.get(day, (0, 0.0))[1])
+        for day in set(counts) | set(values)
     }
+
+
+def _bid(w: _Window) -> dict[date, tuple[int, float]]:
+    day = w.day(Bid.created_at)
+    return _by_day(
+        w.session,
+        select(day, func.count(Bid.id), func.sum(w.gbp))
+        .join(Notice, Notice.id == Bid.notice_id)
+        .where(w.within(Bid.created_at))
+        .group_by(day),
+    )
+
+
+def _won(w: _Window) -> dict[date, tuple[int, float]]:
+    day = w.day(Bid.updated_at)
+    return _by_day(
+        w.session,
+        select(day, func.count(Bid.id), func.sum(func.coalesce(Bid.value_won, w.gbp)))
+        .join(Notice, Notice.id == Bid.notice_id)
+        .where(Bid.stage == "won", w.within(Bid.updated_at))
+        .group_by(day),
+    )
+
+
+# Each stage's (count, value) per day of the window, by the stage's key.
+DAILY = {
+    "harvested": _harvested,
+    "matched": _matched,
+    "forwarded": _forwarded,
+    "interested": _interested,
+    "bid": _bid,
+    "won": _won,
+}
 
 
 def _weekly(days: dict[date, tuple[int, float]], weeks: Iterable[date]) -> list[Week]:
@@ -219,10 +255,10 @@ def build(session: Session, now: datetime, weeks: int = DEFAULT_WEEKS) -> Funnel
     starts = [first + timedelta(weeks=i) for i in range(weeks)]
     start = datetime.combine(first, time(), tzinfo=UTC)
     end = datetime.combine(this_week + timedelta(weeks=1), time(), tzinfo=UTC)
-    daily = _daily(session, start, end)
+    window = _Window(session, start, end)
     return Funnel(
         start=first,
         end=this_week + timedelta(days=6),
         weeks=starts,
-        stages=[StageSeries(info, _weekly(daily[info.key], starts)) for info in STAGES],
+        stages=[StageSeries(info, _weekly(DAILY[info.key](window), starts)) for info in STAGES],
     )

@@ -3,7 +3,6 @@ how each is built into a harvester and an HTTP client."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from sqlalchemy import select
@@ -62,11 +61,6 @@ def all_sources(session: Session, settings: Settings) -> dict[str, SourceSetting
 def enabled_sources(session: Session, settings: Settings) -> list[SourceSettings]:
     """The sources the scheduler and a bare `broker harvest` run: config.toml's and stored."""
     return [s for s in all_sources(session, settings).values() if s.enabled]
-
-
-def with_stored(session: Session, settings: Settings) -> Settings:
-    """`settings` whose `sources` also hold the stored sources."""
-    return dataclasses.replace(settings, sources=all_sources(session, settings))
 
 
 def find_source(session: Session, settings: Settings, name: str) -> SourceSettings | None:

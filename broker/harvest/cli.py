@@ -78,7 +78,7 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
                 )
             except Exception as exc:  # one source's trouble must not stop the others
                 logger.exception("harvest of %s failed", name)
-                summary = RunSummary(name, 0, "failed", 0, 0, 0, 0, 0, 0, 0, f"{exc}")
+                summary = RunSummary.not_run(name, "failed", f"{exc}")
             summaries.append(summary)
     tell_members_after(rt)
     _finish(summaries, "harvested")

@@ -49,14 +49,19 @@ class RunSummary:
     source: str
     run_id: int
     status: str
-    pages: int
-    failed_pages: int
-    new: int
-    updated: int
-    merged: int
-    unchanged: int
-    rejected: int
-    error: str | None
+    pages: int = 0
+    failed_pages: int = 0
+    new: int = 0
+    updated: int = 0
+    merged: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    error: str | None = None
+
+    @classmethod
+    def not_run(cls, source: str, status: str, error: str) -> RunSummary:
+        """A run that never started (another process had the source; it failed to start)."""
+        return cls(source, run_id=0, status=status, error=error)
 
     @property
     def stored(self) -> int:
@@ -100,18 +105,8 @@ def harvest_source(
     settings = dataclasses.replace(settings, sources={**settings.sources, name: source})
     with exclusive(sessions.kw["bind"], f"harvest:{name}") as acquired:
         if not acquired:
-            return RunSummary(
-                source=name,
-                run_id=0,
-                status="skipped",
-                pages=0,
-                failed_pages=0,
-                new=0,
-                updated=0,
-                merged=0,
-                unchanged=0,
-                rejected=0,
-                error="another process is harvesting this source right now",
+            return RunSummary.not_run(
+                name, "skipped", "another process is harvesting this source right now"
             )
         with sessions.begin() as session:
             close_interrupted_runs(session, name, clock())

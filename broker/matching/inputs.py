@@ -111,11 +111,13 @@ def matchable(query: Any) -> Any:
     return query.where(Notice.notice_type != "award")
 
 
-def notice_chunks(session: Session) -> Iterator[list[Notice]]:
+def notice_chunks(session: Session, *conditions: Any) -> Iterator[list[Notice]]:
+    """Every matchable notice (that also meets `conditions`), CHUNK at a time, by id."""
+    query = matchable(select(Notice)).where(*conditions)
     last = 0
     while True:
         notices = session.scalars(
-            matchable(select(Notice).where(Notice.id > last)).order_by(Notice.id).limit(CHUNK)
+            query.where(Notice.id > last).order_by(Notice.id).limit(CHUNK)
         ).all()
         if not notices:
             return

@@ -12,8 +12,13 @@ from sqlalchemy.orm import Session
 
 import matchers
 from broker.matching.cache import MatcherCache
-from broker.matching.inputs import Declines, declines_by_member, notice_for, profile_for
-from broker.matching.store import CHUNK, matchable
+from broker.matching.inputs import (
+    Declines,
+    declines_by_member,
+    notice_chunks,
+    notice_for,
+    profile_for,
+)
 from broker.members.profiles import ProfileInput
 from broker.models import Member, Notice
 
@@ -64,18 +69,10 @@ def try_profile(
     draft = Member(id=member.id if member else 0, **asdict(profile))
     cache.matcher(session)  # loads the current corpus snapshot
     engine = cache.engine([profile_for(draft, declines)])
-    recent = matchable(select(Notice)).where(
-        or_(Notice.first_seen_at >= since, Notice.published >= since)
-    )
+    recent = or_(Notice.first_seen_at >= since, Notice.published >= since)
     best: list[tuple[int, int, matchers.Match]] = []
     tested = matched = 0
-    last = 0
-    while True:
-        chunk = recent.where(Notice.id > last).order_by(Notice.id).limit(CHUNK)
-        notices = list(session.scalars(chunk))
-        if not notices:
-            break
-        last = notices[-1].id
+    for notices in notice_chunks(session, recent):
         tested += len(notices)
         for found in engine.match(
             [notice_for(n) for n in notices], threshold=cache.settings.store_threshold

@@ -218,6 +218,16 @@ class _Candidate:
     target: Target
 
 
+@dataclass
+class _Placement:
+    """Where each record of a batch goes: the new notices to create, each record with its
+    notice (known or new) and whether it joins one, and the merge keys seen first here."""
+
+    notice_rows: list[dict[str, Any]] = field(default_factory=list)
+    placed: list[tuple[Prepared, Target, bool]] = field(default_factory=list)
+    new_keys: list[tuple[str, Target]] = field(default_factory=list)
+
+
 def _insert_new(
     session: Session,
     items: list[Prepared],
@@ -230,12 +240,24 @@ def _insert_new(
 
     The common case, a batch of brand-new notices, is written with bulk inserts.
     """
+    placement = _place(session, items, now, thresholds)
+    ids = _insert_notices(session, placement.notice_rows)
+    _write_sources(session, placement, ids, now, result, to_remerge)
+    result.new.extend(ids)
+
+
+def _place(
+    session: Session, items: list[Prepared], now: datetime, thresholds: Thresholds
+) -> _Placement:
+    """Find each record's notice: by a merge key, else a fuzzy duplicate, else a new one.
+
+    Records of the same batch find each other too: a new notice's keys and title join the
+    lookups as soon as it is placed.
+    """
     notices = [item.notice for item in items]
     keyed: dict[str, Target] = _notices_by_key(session, {k for n in notices for k in n.merge_keys})
     pool = _fuzzy_candidates(session, notices)
-    notice_rows: list[dict[str, Any]] = []
-    placed: list[tuple[Prepared, Target, bool]] = []
-    new_keys: list[tuple[str, Target]] = []
+    placement = _Placement()
     for item in items:
         notice = item.notice
         target = next((keyed[k] for k in notice.merge_keys if k in keyed), None)
@@ -243,8 +265,8 @@ def _insert_new(
             target = _fuzzy_match(notice, pool, thresholds)
         merged = target is not None
         if target is None:
-            target = _New(len(notice_rows))
-            notice_rows.append(
+            target = _New(len(placement.notice_rows))
+            placement.notice_rows.append(
                 {
                     **notice_columns(item.data),
                     "primary_source": notice.source,
@@ -256,19 +278,30 @@ def _insert_new(
                 pool[deadline_day(notice.deadline)].append(
                     _Candidate(notice.title, notice.buyer, notice.source, target)
                 )
-        placed.append((item, target, merged))
+        placement.placed.append((item, target, merged))
         for key in notice.merge_keys:
             if key not in keyed:
                 keyed[key] = target
-                new_keys.append((key, target))
+                placement.new_keys.append((key, target))
+    return placement
 
-    ids = _insert_notices(session, notice_rows)
+
+def _write_sources(
+    session: Session,
+    placement: _Placement,
+    ids: list[int],
+    now: datetime,
+    result: StoreResult,
+    to_remerge: dict[int, str],
+) -> None:
+    """Write each record as a source of its notice (`ids`: the new notices' ids), with the
+    new notices' regions and keys, and a history entry where a record joined a notice."""
 
     def resolve(target: Target) -> int:
         return ids[target.index] if isinstance(target, _New) else target
 
     sources, changes = [], []
-    for item, target, merged in placed:
+    for item, target, merged in placement.placed:
         notice = item.notice
         notice_id = resolve(target)
         sources.append(
@@ -304,18 +337,18 @@ def _insert_new(
     session.execute(insert(NoticeSource.__table__), sources)
     regions = [
         {"notice_id": notice_id, "code": code}
-        for notice_id, row in zip(ids, notice_rows, strict=True)
+        for notice_id, row in zip(ids, placement.notice_rows, strict=True)
         for code in dict.fromkeys(row["regions"])
     ]
     if regions:
         session.execute(insert(NoticeRegion.__table__), regions)
-    if new_keys:
+    if placement.new_keys:
         session.execute(
-            insert(NoticeKey.__table__), [{"key": k, "notice_id": resolve(t)} for k, t in new_keys]
+            insert(NoticeKey.__table__),
+            [{"key": k, "notice_id": resolve(t)} for k, t in placement.new_keys],
         )
     if changes:
         session.execute(insert(NoticeChange.__table__), changes)
-    result.new.extend(ids)
 
 
 def _insert_notices(session: Session, rows: list[dict[str, Any]]) -> list[int]:

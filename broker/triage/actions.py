@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import matchers
 from broker.matching.cache import MatcherCache
 from broker.matching.inputs import Declines, notice_for, profile_for
+from broker.matching.store import refresh_match_summary
 from broker.models import Match, Member, Notice
 from broker.models.bids import Bid, BidMember
 from broker.models.triage import Forward, NoticeAction
@@ -159,19 +160,3 @@ def start_bid(
     record(session, notice, user_id, "start_bid", f"{len(bid.members)} members", now)
     session.flush()
     return bid
-
-
-def refresh_match_summary(session: Session, notice_ids: list[int]) -> None:
-    """Recompute the best score and match count the queue sorts and filters on."""
-    if not notice_ids:
-        return
-    stats = {
-        notice_id: (best, count)
-        for notice_id, best, count in session.execute(
-            select(Match.notice_id, func.max(Match.score), func.count(Match.id))
-            .where(Match.notice_id.in_(notice_ids))
-            .group_by(Match.notice_id)
-        )
-    }
-    for notice in session.scalars(select(Notice).where(Notice.id.in_(notice_ids))):
-        notice.best_score, notice.match_count = stats.get(notice.id, (None, 0))

@@ -222,18 +222,6 @@ def _order(sort: str) -> tuple[Any, ...]:
     return (Notice.best_score.desc(), Notice.no_deadline, Notice.deadline, Notice.id)
 
 
-def queue_count(session: Session, query: Select[Any], cap: int | None = None) -> tuple[int, bool]:
-    """How many notices `query` finds, counting no further than `cap` (COUNT_CAP); and
-    whether it stopped there."""
-    cap = COUNT_CAP if cap is None else cap
-    found = session.scalar(
-        select(func.count()).select_from(
-            query.with_only_columns(Notice.id).order_by(None).limit(cap + 1).subquery()
-        )
-    )
-    return min(found, cap), found > cap
-
-
 def queue_page(
     session: Session,
     filters: Filters,
