@@ -16,11 +16,14 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import feeds
 import matchers
 from broker.errors import ConfigError
+
+if TYPE_CHECKING:
+    from feeds.http import HttpPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "BROKER_"
@@ -62,6 +65,23 @@ class HttpSettings:
     retries: int = 3
     backoff_seconds: float = 2.0
     max_wait_seconds: float = 600.0
+
+    def policy(self, **changes: Any) -> HttpPolicy:
+        """These limits (timeouts, size cap, retries, User-Agent) as the HTTP client's
+        policy, with `changes` (a source's delay, no retries for a pasted link...)."""
+        # Imported here: the bulk-import parser process reads settings without httpx.
+        from feeds.http import HttpPolicy
+
+        policy = HttpPolicy(
+            timeout=self.timeout_seconds,
+            total_timeout=self.total_timeout_seconds,
+            max_bytes=self.max_bytes,
+            user_agent=self.user_agent,
+            retries=self.retries,
+            backoff=self.backoff_seconds,
+            max_wait=self.max_wait_seconds,
+        )
+        return policy.updated(changes)
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,12 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
+def password() -> str:
+    """The password `make_user` gives every user."""
+    return PASSWORD
+
+
+@pytest.fixture
 def make_user(sessions, clock):
     """Create a user (coordinator by default) with the test password."""
     from broker.accounts.users import create_user
@@ -204,7 +210,12 @@ def csrf_token():
     """The CSRF token of the last page a client fetched (from its hidden input)."""
     import re
 
-    def token(html: str) -> str:
+    def token(page) -> str:
+        """The token in `page`: HTML, or a response, which must have answered 200."""
+        if not isinstance(page, str):
+            assert page.status_code == 200, page.get_data(as_text=True)[:2000]
+            page = page.get_data(as_text=True)
+        html = page
         found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
             r'name="csrf_token" value="([^"]+)"', html
         )

@@ -12,7 +12,7 @@ import feeds
 from broker.config import Settings, SourceSettings
 from broker.harvest.stored import source_settings, stored_row
 from broker.models import ConfiguredSource
-from feeds.http import Fetcher, HttpPolicy
+from feeds.http import Fetcher
 
 
 def build_harvester(source: SourceSettings) -> Any:
@@ -20,27 +20,12 @@ def build_harvester(source: SourceSettings) -> Any:
     return feeds.get(source.kind)(name=source.name, options=source.options)
 
 
-def http_policy(settings: Settings, **changes: Any) -> HttpPolicy:
-    """The [http] limits (timeouts, size cap, retries, User-Agent) as an HttpPolicy."""
-    http = settings.http
-    policy = HttpPolicy(
-        timeout=http.timeout_seconds,
-        total_timeout=http.total_timeout_seconds,
-        max_bytes=http.max_bytes,
-        user_agent=http.user_agent,
-        retries=http.retries,
-        backoff=http.backoff_seconds,
-        max_wait=http.max_wait_seconds,
-    )
-    return policy.updated(changes)
-
-
 def build_fetcher(settings: Settings, source: SourceSettings, harvester: Any) -> Fetcher:
     """An HTTP client with the global limits, the source's defaults and its own delay."""
     defaults = dict(getattr(harvester, "http_defaults", {}) or {})
     delay = source.delay_seconds if source.delay_seconds is not None else defaults.get("delay", 0)
     return Fetcher(
-        http_policy(settings, delay=float(delay), throttle=dict(defaults.get("throttle", {})))
+        settings.http.policy(delay=float(delay), throttle=dict(defaults.get("throttle", {})))
     )
 
 

@@ -39,7 +39,8 @@ Clock = Callable[[], datetime]
 # The database is unreachable or busy, not refusing a record: nothing in the page is at
 # fault, so the run stops without storing it and the next run fetches it again.
 DATABASE_AWAY = (OperationalError, InterfaceError)
-AfterStore = Callable[[Session, StoreResult, datetime], None]
+# Called with each page's new and changed notices (their ids), in the page's transaction.
+AfterStore = Callable[[Session, list[int], datetime], None]
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ class _Run:
         )
         self.counts.add(result)
         if self.after_store and result.touched:
-            self.after_store(session, result, now)
+            self.after_store(session, result.touched, now)
         position = storable_text(label)
         session.add_all(
             RejectedRecord(

@@ -31,17 +31,16 @@ from broker.matching.inputs import (
     profile_for,
 )
 from broker.models import CorpusSnapshot, Match, Member, Notice
-from broker.notices.storing import StoreResult
 
 logger = logging.getLogger(__name__)
 
 
-def store_hook(app: Flask) -> Callable[[Session, StoreResult, datetime], None]:
+def store_hook(app: Flask) -> Callable[[Session, list[int], datetime], None]:
     """The harvest's after-store step: match the new and changed notices of each page."""
     cache = get_cache(app)
 
-    def hook(session: Session, stored: StoreResult, now: datetime) -> None:
-        match_notices(session, stored.touched, cache, now)
+    def hook(session: Session, notice_ids: list[int], now: datetime) -> None:
+        match_notices(session, notice_ids, cache, now)
 
     return hook
 

@@ -4,7 +4,7 @@ notices, writing nothing."""
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -19,13 +19,10 @@ from broker.matching.inputs import (
     notice_for,
     profile_for,
 )
-from broker.members.profiles import ProfileInput
 from broker.models import Member, Notice
 
 # How far back "Test this profile" looks, and how many results it shows.
 TRIAL_DAYS = 90
-
-
 TRIAL_RESULTS = 20
 
 
@@ -50,23 +47,20 @@ class ProfileTrial:
 
 def try_profile(
     session: Session,
-    profile: ProfileInput,
+    draft: Member,
     cache: MatcherCache,
     now: datetime,
-    member: Member | None = None,
     days: int = TRIAL_DAYS,
     limit: int = TRIAL_RESULTS,
 ) -> ProfileTrial:
     """Score an unsaved profile against notices first seen or published in the last `days`.
 
-    Nothing is written: the profile is an unsaved Member, scored in an engine of its own
-    that weighs words with the stored corpus as real matching does.
+    Nothing is written: `draft` is a Member never added to the session (with the id of the
+    member being edited, whose "not for us" answers count, or 0 for a new one), scored in
+    an engine of its own that weighs words with the stored corpus as real matching does.
     """
     since = now - timedelta(days=days)
-    declines = declines_by_member(session, [member.id]).get(member.id) if member else None
-    declines = declines or Declines()
-    # Never added to the session, so it can't be flushed by accident.
-    draft = Member(id=member.id if member else 0, **asdict(profile))
+    declines = declines_by_member(session, [draft.id]).get(draft.id) or Declines()
     cache.matcher(session)  # loads the current corpus snapshot
     engine = cache.engine([profile_for(draft, declines)])
     recent = or_(Notice.first_seen_at >= since, Notice.published >= since)

@@ -166,6 +166,12 @@ def find_member(session: Session, name: str) -> Member | None:
     return session.scalars(select(Member).where(func.lower(Member.name) == name.lower())).first()
 
 
+def draft(profile: ProfileInput, member: Member | None = None) -> Member:
+    """A member as `profile` describes it, never added to a session (so never saved):
+    "Test this profile" scores it. It keeps the id of the member being edited, if any."""
+    return Member(id=member.id if member else 0, **asdict(profile))
+
+
 def save_member(
     session: Session, profile: ProfileInput, now: datetime, member: Member | None = None
 ) -> tuple[Member, bool]:

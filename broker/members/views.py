@@ -98,7 +98,8 @@ def _edit(member: Member | None):
     try:
         entered_profile = entered(form)
         if form.test.data:
-            tried = trial.try_profile(get_session(), entered_profile, cache, utcnow(), member)
+            draft = profiles.draft(entered_profile, member)
+            tried = trial.try_profile(get_session(), draft, cache, utcnow())
             return _render_profile(member, form, tried)
         with unit_of_work() as session:
             member, result = profiles.save_profile(

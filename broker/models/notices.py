@@ -23,6 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.db import Base, JSONType, UTCDateTime
 
+# When several publishers carry one opportunity, whose copy wins: its text is the
+# notice's, and its link is the one members are sent.
+SOURCE_PRIORITY = ("pcs", "sell2wales", "find_a_tender", "contracts_finder", "ted")
+
 
 class Notice(Base):
     """An opportunity as the broker shows it: the merge of every source that published it."""

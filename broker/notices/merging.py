@@ -14,10 +14,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from broker.models import Notice, NoticeChange, NoticeRegion, NoticeSource
+from broker.models.notices import SOURCE_PRIORITY
 from broker.notices.dedupe import deadline_day
 from broker.notices.records import iso
 
-SOURCE_PRIORITY = ("pcs", "sell2wales", "find_a_tender", "contracts_finder", "ted")
 VOLATILE = ("deadline", "value", "status", "notice_type")
 # Fields whose changes are written to the history a coordinator sees.
 TRACKED = (

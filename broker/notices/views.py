@@ -20,7 +20,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from broker.clock import utcnow
 from broker.db import unit_of_work
-from broker.harvest.catalogue import http_policy
 from broker.matching.cache import get_cache
 from broker.notices import manual
 from broker.web.forms import choices
@@ -161,6 +160,6 @@ def _extract(text: str):
     # The network, at the edge: the configured limits, and one try, as a person is waiting.
     # A pasted link must not reach into the broker's own network (SSRF).
     settings = current_app.config["SETTINGS"]
-    policy = http_policy(settings, retries=0, public_only=not settings.web.extract_private_links)
+    policy = settings.http.policy(retries=0, public_only=not settings.web.extract_private_links)
     with Fetcher(policy) as fetch:
         return manual.extract(text, fetch)

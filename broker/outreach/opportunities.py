@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import matchers
 from broker.formatting import days_left, london, money, source_name
 from broker.models import Notice, NoticeChange, NoticeSource, ToldNotice
-from broker.notices.merging import SOURCE_PRIORITY
+from broker.models.notices import SOURCE_PRIORITY
 from broker.outreach.links import Links
 
 # A buyer's status meaning the opportunity is off.

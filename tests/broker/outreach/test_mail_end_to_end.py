@@ -13,13 +13,6 @@ from broker.mail.sender import send_outbox
 from broker.models import Member, MemberResponse, OutboxMessage
 from broker.outreach import digests
 from broker.outreach.compose import MailContext
-from tests.broker import outreach_fixtures
-from tests.broker.outreach_fixtures import LANDSCAPE, links, member_id, notice_id, path_of
-
-releases = outreach_fixtures.releases
-shift = outreach_fixtures.shift
-import_releases = outreach_fixtures.import_releases
-stocked = outreach_fixtures.stocked
 
 NOTE = "Worth a look: you did the Bellsmyre contract & know the estates."
 
@@ -55,10 +48,10 @@ def parts(message) -> tuple[str, str]:
 
 
 def test_a_forward_arrives_with_the_note_both_parts_and_links_that_work(
-    client, coordinator, stocked, csrf_token, settings, smtp_server
+    recorded, client, coordinator, stocked, csrf_token, settings, smtp_server
 ):
-    nid = notice_id(stocked, LANDSCAPE)
-    green = member_id(stocked, "Greenspace Growers")
+    nid = recorded.notice_id(stocked, recorded.LANDSCAPE)
+    green = recorded.member_id(stocked, "Greenspace Growers")
     forward_from_the_notice_page(client, csrf_token, nid, [green])
     with stocked() as s:
         queued = s.scalars(select(OutboxMessage.message_id).where(OutboxMessage.kind == "forward"))
@@ -75,21 +68,21 @@ def test_a_forward_arrives_with_the_note_both_parts_and_links_that_work(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text, html = parts(message)
     for body in (text, html):
-        assert LANDSCAPE.split(" - ")[0] in body
+        assert recorded.LANDSCAPE.split(" - ")[0] in body
         assert "Casey Coordinator" in body
     assert NOTE in text
     assert NOTE.replace("&", "&amp;") in html
 
     # "Not for us" from the received mail, as the member would click it.
     decline_urls = []
-    for url in links(text):
-        page = client.get(path_of(url)).get_data(as_text=True)
+    for url in recorded.links(text):
+        page = client.get(recorded.path_of(url)).get_data(as_text=True)
         if "Why is it not for you?" in page:
             decline_urls.append((url, page))
     assert len(decline_urls) == 1, "one Not-for-us link in the e-mail"
     url, page = decline_urls[0]
     response = client.post(
-        path_of(url),
+        recorded.path_of(url),
         data={
             "reason": "too_big",
             "note": "Three estates is beyond us.",
@@ -105,15 +98,17 @@ def test_a_forward_arrives_with_the_note_both_parts_and_links_that_work(
 
 
 def test_with_the_server_down_forwards_and_digests_queue_then_arrive_exactly_once(
-    app, client, coordinator, stocked, csrf_token, settings, smtp_server
+    recorded, app, client, coordinator, stocked, csrf_token, settings, smtp_server
 ):
-    green = member_id(stocked, "Greenspace Growers")
-    wheels = member_id(stocked, "Shared Wheels Transport")
+    green = recorded.member_id(stocked, "Greenspace Growers")
+    wheels = recorded.member_id(stocked, "Shared Wheels Transport")
     with stocked.begin() as s:
         s.execute(update(Member).where(Member.id == wheels).values(frequency="daily"))
     smtp_server.stop()
 
-    forward_from_the_notice_page(client, csrf_token, notice_id(stocked, LANDSCAPE), [green])
+    forward_from_the_notice_page(
+        client, csrf_token, recorded.notice_id(stocked, recorded.LANDSCAPE), [green]
+    )
     with stocked.begin() as s:
         queued = digests.queue_digests(s, "daily", MailContext.for_app(app), utcnow())
     assert queued.emails >= 1

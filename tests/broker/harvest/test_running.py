@@ -104,11 +104,12 @@ def test_a_second_harvest_changes_nothing_and_retries_only_what_is_unfinished(
     assert ("09-2026", "102") in pcs_site["asked"]
 
 
-def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock, csrf_token):
+def test_an_unreachable_source_is_recorded_and_backs_off(
+    password, make_settings, clock, csrf_token
+):
     from broker import create_app
     from broker.accounts.users import create_user
     from broker.clock import utcnow
-    from tests.conftest import PASSWORD
 
     clock.now = utcnow()  # the sources page compares the back-off with the real time
 
@@ -135,11 +136,11 @@ def test_an_unreachable_source_is_recorded_and_backs_off(make_settings, clock, c
         assert state.next_attempt_at == clock.now + timedelta(minutes=60)
         assert "127.0.0.1:9" in state.last_error
     with sessions.begin() as s:
-        create_user(s, "c@sen.example.org", PASSWORD, "coordinator", clock.now)
+        create_user(s, "c@sen.example.org", password, "coordinator", clock.now)
     web = app.test_client()
     token = csrf_token(web.get("/login").get_data(as_text=True))
     web.post(
-        "/login", data={"email": "c@sen.example.org", "password": PASSWORD, "csrf_token": token}
+        "/login", data={"email": "c@sen.example.org", "password": password, "csrf_token": token}
     )
     page = web.get("/sources/").get_data(as_text=True)
     assert "Failed" in page and "127.0.0.1:9" in page

@@ -15,7 +15,6 @@ from broker.harvest.running import harvest_source, run_pages
 from broker.models import HarvestRun, Notice, RejectedRecord
 from feeds.http import Fetcher, HttpPolicy
 from feeds.types import Page, Rejection
-from tests.broker.pages import assert_accessible, text
 
 PCS_2026 = "pcs_ocds_notices_2026-09_nt102_trimmed.json"
 FTS = "fts_release_package_2026-09-11_trimmed.json"
@@ -61,12 +60,12 @@ def card(page: str, name: str) -> str:
 
 
 def test_sources_page_shows_each_sources_health_and_back_off(
-    client, coordinator, sessions, settings
+    pages, client, coordinator, sessions, settings
 ):
     assert harvest(sessions, settings, "pcs").status == "partial"
     for _ in range(4):
         assert harvest(sessions, settings, "pcs_mirror").status == "failed"
-    page = text(client.get("/sources/"))
+    page = pages.text(client.get("/sources/"))
     good = card(page, "pcs")
     assert '<span class="status status-partial">Partly worked</span>' in good
     assert "2 new · 0 updated · 0 merged · 0 unchanged · 1 rejected" in good
@@ -83,14 +82,16 @@ def test_sources_page_shows_each_sources_health_and_back_off(
     assert "Every 30 minutes" in bad
     # Coordinators see health, not the run buttons.
     assert "Run pcs now" not in page
-    assert_accessible(page)
-    assert_accessible(text(client.get("/sources/pcs_mirror")))
+    pages.assert_accessible(page)
+    pages.assert_accessible(pages.text(client.get("/sources/pcs_mirror")))
 
 
-def test_a_source_page_lists_runs_and_rejected_records(client, coordinator, sessions, settings):
+def test_a_source_page_lists_runs_and_rejected_records(
+    pages, client, coordinator, sessions, settings
+):
     harvest(sessions, settings, "pcs")
     harvest(sessions, settings, "pcs")
-    page = text(client.get("/sources/pcs"))
+    page = pages.text(client.get("/sources/pcs"))
     assert "<h1>pcs</h1>" in page
     assert "Runs (2)" in page
     runs = page[page.index('id="runs-heading"') : page.index('id="rejected-heading"')]
@@ -103,14 +104,14 @@ def test_a_source_page_lists_runs_and_rejected_records(client, coordinator, sess
     assert re.search(r"<code>pcs \d{4}-\d{2} noticeType 102, release 2</code>", rejected)
     # The record stored with its amount left out is listed as kept.
     assert "tender.value.amount" in rejected and '<span class="badge">Kept</span>' in rejected
-    kept = text(client.get("/sources/pcs?show=kept"))
+    kept = pages.text(client.get("/sources/pcs?show=kept"))
     kept = kept[kept.index('id="rejected-heading"') :]
     assert "tender.value.amount" in kept and "release has no title" not in kept
     assert '<option value="kept" selected>' in kept
-    assert_accessible(page)
+    pages.assert_accessible(page)
 
 
-def test_rejected_records_come_a_page_at_a_time(client, coordinator, sessions, settings):
+def test_rejected_records_come_a_page_at_a_time(pages, client, coordinator, sessions, settings):
     rejections = tuple(
         Rejection("pcs", f"page 1, release {i}", "release has no title", f"ocds-{i}")
         for i in range(1, 56)
@@ -123,27 +124,27 @@ def test_rejected_records_come_a_page_at_a_time(client, coordinator, sessions, s
         settings=settings,
         trigger="schedule",
     )
-    first = text(client.get("/sources/pcs"))
+    first = pages.text(client.get("/sources/pcs"))
     assert first.count("release has no title") == 50
     assert "Page 1 of 2" in first
     assert 'href="/sources/pcs?rejected_page=2#rejected"' in first
-    second = text(client.get("/sources/pcs?rejected_page=2"))
+    second = pages.text(client.get("/sources/pcs?rejected_page=2"))
     assert second.count("release has no title") == 5
 
 
 def test_file_imports_are_listed_with_their_problems(
-    client, coordinator, cli_runner, data_dir, tmp_path
+    pages, client, coordinator, cli_runner, data_dir, tmp_path
 ):
     # The recorded Find a Tender package, with an amount as big as the API sometimes writes.
     package = (data_dir / FTS).read_text().replace('"amount": 450000', '"amount": 1e9999', 1)
     path = tmp_path / "fts_big_amount.json"
     path.write_text(package)
     assert cli_runner("import", str(path)).exit_code == 0
-    page = text(client.get("/sources/"))
+    page = pages.text(client.get("/sources/"))
     imports = page[page.index('id="imports-heading"') :]
     assert '<a href="/sources/import:fts_big_amount.json">fts_big_amount.json</a>' in imports
     assert "2 new · 0 updated · 0 merged · 0 unchanged · 0 rejected" in imports
-    detail = text(client.get("/sources/import:fts_big_amount.json"))
+    detail = pages.text(client.get("/sources/import:fts_big_amount.json"))
     assert "<h1>File import fts_big_amount.json</h1>" in detail
     assert "<td>File import</td>" in detail
     rejected = detail[detail.index('id="rejected-heading"') :]
@@ -162,17 +163,17 @@ def harvest_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("harvest-")]
 
 
-def test_an_admin_can_run_a_source_now(client, admin, sessions, csrf_token):
-    page = text(client.get("/sources/"))
+def test_an_admin_can_run_a_source_now(pages, client, admin, sessions, csrf_token):
+    page = pages.text(client.get("/sources/"))
     assert '<button type="submit" class="button secondary-button">Run pcs now</button>' in page
-    assert_accessible(page)
+    pages.assert_accessible(page)
     response = client.post(
         "/sources/pcs/run", data={"csrf_token": csrf_token(page), "back": "index"}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/sources/"
     for thread in harvest_threads():
         thread.join(timeout=30)
-    assert "Started a run of pcs." in text(client.get("/sources/"))
+    assert "Started a run of pcs." in pages.text(client.get("/sources/"))
     with sessions() as s:
         run = s.scalars(select(HarvestRun).where(HarvestRun.source == "pcs")).one()
         assert (run.status, run.new, run.rejected) == ("partial", 2, 1)
@@ -180,16 +181,16 @@ def test_an_admin_can_run_a_source_now(client, admin, sessions, csrf_token):
 
 
 def test_an_admin_can_run_a_backing_off_source_anyway(
-    client, admin, sessions, settings, csrf_token
+    pages, client, admin, sessions, settings, csrf_token
 ):
     for _ in range(3):
         harvest(sessions, settings, "pcs_mirror")
-    page = text(client.get("/sources/pcs_mirror"))
+    page = pages.text(client.get("/sources/pcs_mirror"))
     response = client.post("/sources/pcs_mirror/run", data={"csrf_token": csrf_token(page)})
     assert response.headers["Location"] == "/sources/pcs_mirror"
     for thread in harvest_threads():
         thread.join(timeout=30)
-    page = text(client.get("/sources/pcs_mirror"))
+    page = pages.text(client.get("/sources/pcs_mirror"))
     assert "has failed 3 runs in a row; this run goes ahead anyway" in page
     with sessions() as s:
         # Asked for by an admin, the run went ahead despite the back-off.
@@ -198,8 +199,8 @@ def test_an_admin_can_run_a_backing_off_source_anyway(
         assert runs[-1].trigger == "manual"
 
 
-def test_coordinators_cannot_run_sources(client, coordinator, sessions, csrf_token):
-    page = text(client.get("/sources/pcs"))
+def test_coordinators_cannot_run_sources(pages, client, coordinator, sessions, csrf_token):
+    page = pages.text(client.get("/sources/pcs"))
     assert "Run pcs now" not in page
     response = client.post("/sources/pcs/run", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 403

@@ -1,10 +1,6 @@
-"""The `broker` command: import, export, sources and clear errors."""
+"""`broker import` and `broker harvest`: real files and sources, and clear errors."""
 
 from __future__ import annotations
-
-import csv
-import io
-import json
 
 from sqlalchemy import func, select
 
@@ -14,26 +10,6 @@ PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 PCS_2026 = "pcs_ocds_notices_2026-09_nt102_trimmed.json"
 CF_2022 = "cf_ocds_search_2022-10-20.json"
 FTS_2026 = "fts_release_package_2026-09-11_trimmed.json"
-
-EXPORT_KEYS = {
-    "id",
-    "sources",
-    "title",
-    "description",
-    "buyer",
-    "cpv",
-    "regions",
-    "place",
-    "value",
-    "deadline",
-    "published",
-    "notice_type",
-    "procedure",
-    "reserved",
-    "suitability",
-    "community_benefits",
-    "lots",
-}
 
 
 def test_import_reads_every_real_file_and_reimporting_creates_nothing(
@@ -82,36 +58,6 @@ def test_import_of_a_file_with_nothing_readable_exits_non_zero(cli_runner, tmp_p
     assert "nowhere.json" in missing.output
 
 
-def test_export_jsonl_follows_the_documented_schema(cli_runner, data_dir, tmp_path):
-    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
-    out = tmp_path / "notices.jsonl"
-    result = cli_runner("export", "notices", "--format", "jsonl", "--out", str(out))
-    assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(records) == 90
-    assert all(set(r) == EXPORT_KEYS for r in records)
-    fife = next(r for r in records if r["sources"][0]["source_id"] == "ocds-r6ebe6-0000580540")
-    assert fife["reserved"] is True
-    assert fife["buyer"] == "Fife Council"
-    assert fife["value"] == {"amount": 5100000.0, "currency": "GBP"}
-    assert fife["cpv"][0] == "33000000"
-    assert fife["regions"] == ["UKM72"]
-    assert fife["deadline"].startswith("2019-05-13T12:00:00")
-    assert fife["sources"][0]["source"] == "pcs"
-
-
-def test_export_to_stdout_as_csv(cli_runner, data_dir):
-    assert cli_runner("import", str(data_dir / PCS_2026)).exit_code == 0
-    result = cli_runner("export", "notices", "--format", "csv")
-    assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.output)))
-    assert len(rows) == 3
-    seabird = next(r for r in rows if r["buyer"] == "Scottish Seabird Centre")
-    assert seabird["value_amount"] == "265000.0"
-    assert seabird["cpv"].split(";")[0] == "45453100"
-    assert len(json.loads(seabird["lots"])) == 2
-
-
 def test_harvest_of_an_unknown_source_says_which_exist(cli_runner):
     result = cli_runner("harvest", "pcz")
     assert result.exit_code == 1
@@ -153,9 +99,3 @@ def test_harvest_with_no_network_reports_each_failure_and_exits_non_zero(make_se
     assert listing.exit_code == 0
     assert "failed" in listing.output and "pcs" in listing.output
     app.extensions["broker.engine"].dispose()
-
-
-def test_db_upgrade_is_idempotent(cli_runner):
-    result = cli_runner("db", "upgrade")
-    assert result.exit_code == 0
-    assert "already at" in result.output

@@ -17,8 +17,6 @@ from broker.models import ConfiguredSource, HarvestRun, NoticeSource, SourceStat
 from broker.runtime.scheduler import build_scheduler, sync_jobs
 from feeds.sources.html_listing import HtmlListingOptions
 from feeds.sources.rss import RssOptions
-from tests.broker.pages import field_errors, text
-from tests.broker.test_views_members import assert_accessible
 
 FEED = "/business/tenders/feed.rss"
 LISTING = "/business/procurement/current-tenders"
@@ -53,7 +51,7 @@ def council_site(httpserver, data_dir):
 
 
 def post_form(client, csrf_token, path: str, **fields):
-    token = csrf_token(text(client.get(path)))
+    token = csrf_token(client.get(path))
     data = {"csrf_token": token, **{k: v for k, v in fields.items() if v is not None}}
     return client.post(path, data=data)
 
@@ -71,17 +69,17 @@ def rss_fields(url: str, **changes) -> dict[str, str]:
 
 
 def test_an_admin_adds_an_rss_feed_from_the_sources_page(
-    client, admin, sessions, csrf_token, council_site
+    pages, client, admin, sessions, csrf_token, council_site
 ):
-    index = text(client.get("/sources/"))
+    index = pages.text(client.get("/sources/"))
     assert '<a href="/sources/add/rss">Add an RSS or Atom feed</a>' in index
     assert '<a href="/sources/add/html_listing">Add a web page that lists tenders</a>' in index
-    form = text(client.get("/sources/add/rss"))
+    form = pages.text(client.get("/sources/add/rss"))
     for input_id in re.findall(r'<(?:input|select|textarea)[^>]* id="([^"]+)"', form):
         if input_id != "csrf_token":
             assert f'<label for="{input_id}">' in form, input_id
     assert '<button type="submit" class="button">Add feed</button>' in form
-    assert_accessible(form)
+    pages.assert_accessible(form)
 
     url = council_site.url_for(FEED)
     response = post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url))
@@ -100,12 +98,12 @@ def test_an_admin_adds_an_rss_feed_from_the_sources_page(
     assert source.options == RssOptions(url=url, default_buyer="Example Borough Council")
     assert source.delay_seconds == 0.0
 
-    detail = text(client.get("/sources/example-council"))
+    detail = pages.text(client.get("/sources/example-council"))
     assert "Added example-council. Its first harvest starts within a minute." in detail
     assert "<h1>example-council</h1>" in detail and "RSS or Atom feed" in detail
     assert url in detail and "On this page" in detail and "Every 60 minutes" in detail
-    assert_accessible(detail)
-    card = text(client.get("/sources/"))
+    pages.assert_accessible(detail)
+    card = pages.text(client.get("/sources/"))
     assert 'href="/sources/example-council/edit"' in card
     assert "Disable example-council" in card
 
@@ -115,7 +113,7 @@ def _settings(client):
 
 
 def test_an_admin_adds_an_html_listing_with_its_selectors_and_it_harvests(
-    client, admin, sessions, csrf_token, council_site, cli_runner
+    pages, client, admin, sessions, csrf_token, council_site, cli_runner
 ):
     fields = {
         "name": "example-district",
@@ -127,10 +125,10 @@ def test_an_admin_adds_an_html_listing_with_its_selectors_and_it_harvests(
         "enabled": "y",
         **SELECTORS,
     }
-    form = text(client.get("/sources/add/html_listing"))
+    form = pages.text(client.get("/sources/add/html_listing"))
     assert '<label for="item_selector">' in form and '<label for="detail_selector">' in form
     assert 'value="a[href]"' in form  # the link selector's default
-    assert_accessible(form)
+    pages.assert_accessible(form)
     response = post_form(client, csrf_token, "/sources/add/html_listing", **fields)
     assert response.status_code == 302, response.get_data(as_text=True)
     with sessions() as s:
@@ -148,7 +146,7 @@ def test_an_admin_adds_an_html_listing_with_its_selectors_and_it_harvests(
     assert "Cleaning of public conveniences" in titles
 
 
-def test_each_bad_field_gets_its_own_message(client, admin, sessions, csrf_token):
+def test_each_bad_field_gets_its_own_message(pages, client, admin, sessions, csrf_token):
     response = post_form(
         client,
         csrf_token,
@@ -161,28 +159,28 @@ def test_each_bad_field_gets_its_own_message(client, admin, sessions, csrf_token
         link_selector="a[href]",
         delay_seconds="-2",
     )
-    page = text(response, 400)
+    page = pages.text(response, 400)
     assert "The source was not saved" in page
-    assert field_errors(page, "name") == [
+    assert pages.field_errors(page, "name") == [
         "Use up to 60 lower-case letters, digits, '-' or '_', starting with a letter or "
         "digit, e.g. fife-council"
     ]
-    assert field_errors(page, "interval_minutes") == [
+    assert pages.field_errors(page, "interval_minutes") == [
         "Enter a number of minutes from 5 to 10080 (a week)"
     ]
-    assert field_errors(page, "delay_seconds") == ["Enter a number of seconds from 0 to 300"]
-    assert field_errors(page, "title_selector")[0].startswith("Bad CSS selector 'td['")
-    assert field_errors(page, "url") == [
+    assert pages.field_errors(page, "delay_seconds") == ["Enter a number of seconds from 0 to 300"]
+    assert pages.field_errors(page, "title_selector")[0].startswith("Bad CSS selector 'td['")
+    assert pages.field_errors(page, "url") == [
         "Must be an http(s) URL, not 'ftp://files.example.gov.uk/tenders'"
     ]
     # What was typed stays in the form, escaped.
     assert 'value="Fife Council!"' in page
-    assert_accessible(page)
-    missing = text(post_form(client, csrf_token, "/sources/add/html_listing", name="x"), 400)
-    assert field_errors(missing, "item_selector") == ["Enter the selector of each tender"]
-    assert field_errors(missing, "url") == ["Enter its web address"]
+    pages.assert_accessible(page)
+    missing = pages.text(post_form(client, csrf_token, "/sources/add/html_listing", name="x"), 400)
+    assert pages.field_errors(missing, "item_selector") == ["Enter the selector of each tender"]
+    assert pages.field_errors(missing, "url") == ["Enter its web address"]
     # Every problem at once: a missing address doesn't hide a bad name or selector.
-    several = text(
+    several = pages.text(
         post_form(
             client,
             csrf_token,
@@ -193,42 +191,46 @@ def test_each_bad_field_gets_its_own_message(client, admin, sessions, csrf_token
         ),
         400,
     )
-    assert field_errors(several, "url") == ["Enter its web address"]
-    assert field_errors(several, "name")[0].startswith("Use up to 60 lower-case letters")
-    assert field_errors(several, "item_selector")[0].startswith("Bad CSS selector 'tr['")
+    assert pages.field_errors(several, "url") == ["Enter its web address"]
+    assert pages.field_errors(several, "name")[0].startswith("Use up to 60 lower-case letters")
+    assert pages.field_errors(several, "item_selector")[0].startswith("Bad CSS selector 'tr['")
     with sessions() as s:
         assert s.scalar(select(func.count(ConfiguredSource.id))) == 0
 
 
-def test_a_name_in_config_toml_or_already_stored_is_refused(client, admin, csrf_token, sessions):
+def test_a_name_in_config_toml_or_already_stored_is_refused(
+    pages, client, admin, csrf_token, sessions
+):
     url = "https://www.example-council.gov.uk/feed.rss"
-    clash = text(
+    clash = pages.text(
         post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url, name="pcs")), 400
     )
-    assert field_errors(clash, "name") == [
+    assert pages.field_errors(clash, "name") == [
         "config.toml already has a source called 'pcs'; choose another"
     ]
     assert post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url)).status_code == 302
-    again = text(post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url)), 400)
-    assert field_errors(again, "name") == ["A source called 'example-council' already exists"]
-    reserved = text(
+    again = pages.text(post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url)), 400)
+    assert pages.field_errors(again, "name") == ["A source called 'example-council' already exists"]
+    reserved = pages.text(
         post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url, name="add")), 400
     )
-    assert field_errors(reserved, "name") == ["'add' is used by the Sources pages; choose another"]
+    assert pages.field_errors(reserved, "name") == [
+        "'add' is used by the Sources pages; choose another"
+    ]
     with sessions() as s:
         assert s.scalar(select(func.count(ConfiguredSource.id))) == 1
 
 
 def test_an_admin_edits_disables_enables_and_deletes_a_stored_source(
-    client, admin, sessions, csrf_token, clock
+    pages, client, admin, sessions, csrf_token, clock
 ):
     url = "https://www.example-council.gov.uk/feed.rss"
     assert post_form(client, csrf_token, "/sources/add/rss", **rss_fields(url)).status_code == 302
-    form = text(client.get("/sources/example-council/edit"))
+    form = pages.text(client.get("/sources/example-council/edit"))
     assert "<h1>Edit example-council</h1>" in form
     assert 'id="name"' not in form  # a source keeps its name
     assert f'value="{url}"' in form and 'value="Example Borough Council"' in form
-    assert_accessible(form)
+    pages.assert_accessible(form)
     edited = post_form(
         client,
         csrf_token,
@@ -248,12 +250,12 @@ def test_an_admin_edits_disables_enables_and_deletes_a_stored_source(
     assert source.options.url.endswith("/tenders.atom") and source.options.default_buyer == ""
     assert (source.interval_minutes, source.delay_seconds) == (30, None)
 
-    page = text(client.get("/sources/example-council"))
+    page = pages.text(client.get("/sources/example-council"))
     disable = client.post(
         "/sources/example-council/enabled", data={"csrf_token": csrf_token(page), "enabled": "0"}
     )
     assert disable.headers["Location"] == "/sources/example-council"
-    page = text(client.get("/sources/example-council"))
+    page = pages.text(client.get("/sources/example-council"))
     assert "is no longer harvested on schedule" in page
     assert "Not scheduled (disabled)" in page and "Enable example-council" in page
     with sessions() as s:
@@ -265,13 +267,13 @@ def test_an_admin_edits_disables_enables_and_deletes_a_stored_source(
     with sessions() as s:
         assert stored_sources(s)["example-council"].enabled is True
 
-    form = text(client.get("/sources/example-council/edit"))
+    form = pages.text(client.get("/sources/example-council/edit"))
     assert (
         '<button type="submit" class="button danger-button">Delete example-council</button>' in form
     )
     deleted = client.post("/sources/example-council/delete", data={"csrf_token": csrf_token(form)})
     assert deleted.headers["Location"] == "/sources/"
-    assert "Deleted example-council." in text(client.get("/sources/"))
+    assert "Deleted example-council." in pages.text(client.get("/sources/"))
     assert client.get("/sources/example-council").status_code == 404
     with sessions() as s:
         assert s.scalar(select(func.count(ConfiguredSource.id))) == 0
@@ -279,8 +281,8 @@ def test_an_admin_edits_disables_enables_and_deletes_a_stored_source(
         assert s.scalar(select(func.count(HarvestRun.id))) == 1  # its history stays
 
 
-def test_config_toml_sources_cannot_be_edited_or_deleted_here(client, admin, csrf_token):
-    page = text(client.get("/sources/pcs"))
+def test_config_toml_sources_cannot_be_edited_or_deleted_here(pages, client, admin, csrf_token):
+    page = pages.text(client.get("/sources/pcs"))
     assert "In config.toml" in page and "/sources/pcs/edit" not in page
     assert client.get("/sources/pcs/edit").status_code == 404
     token = csrf_token(page)
@@ -290,7 +292,7 @@ def test_config_toml_sources_cannot_be_edited_or_deleted_here(client, admin, csr
 
 
 def test_coordinators_see_stored_sources_but_cannot_change_them(
-    client, coordinator, sessions, csrf_token, clock
+    pages, client, coordinator, sessions, csrf_token, clock
 ):
     with sessions.begin() as s:
         add_source(
@@ -300,7 +302,7 @@ def test_coordinators_see_stored_sources_but_cannot_change_them(
             None,
             clock.now,
         )
-    page = text(client.get("/sources/"))
+    page = pages.text(client.get("/sources/"))
     assert "example-council" in page and "On this page" in page
     assert "Add a source" not in page and "/sources/add/rss" not in page
     assert "/sources/example-council/edit" not in page and "Disable example-council" not in page
@@ -384,7 +386,7 @@ def test_the_sync_job_adds_reschedules_and_removes_stored_sources_jobs(app, sess
 
 
 def test_the_running_scheduler_harvests_a_feed_added_on_the_page_without_a_restart(
-    client, admin, app, sessions, csrf_token, council_site
+    pages, client, admin, app, sessions, csrf_token, council_site
 ):
     scheduler = build_scheduler(app)
     scheduler.remove_job("harvest:pcs")  # only the new source is of interest here
@@ -409,7 +411,7 @@ def test_the_running_scheduler_harvests_a_feed_added_on_the_page_without_a_resta
         assert (run.status, run.new, run.trigger) == ("ok", 3, "schedule")
         assert "harvest:example-council" in {job.id for job in scheduler.get_jobs()}
 
-        page = text(client.get("/sources/example-council/edit"))
+        page = pages.text(client.get("/sources/example-council/edit"))
         client.post("/sources/example-council/delete", data={"csrf_token": csrf_token(page)})
         scheduler.get_job("sources:sync").modify(next_run_time=utcnow())
         wait_for(lambda: scheduler.get_job("harvest:example-council") is None, timeout=30)

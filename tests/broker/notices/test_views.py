@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from broker.clock import utcnow
 from broker.models import Match, Member, Notice, NoticeAction, NoticeSource
 from broker.notices.manual import uk_deadline
-from tests.broker.pages import assert_accessible, field_errors, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 ELECTRICAL = "Five Year Electrical Inspection Contract, Various Addresses, North Glasgow"
@@ -42,12 +41,12 @@ def entry(**fields) -> dict[str, str]:
 
 
 def post_entry(client, csrf_token, **fields):
-    token = csrf_token(text(client.get("/notices/new")))
+    token = csrf_token(client.get("/notices/new"))
     return client.post("/notices/new", data={**entry(**fields), "csrf_token": token})
 
 
-def test_the_form_labels_every_field(client, coordinator, csrf_token):
-    page = text(client.get("/notices/new"))
+def test_the_form_labels_every_field(pages, client, coordinator, csrf_token):
+    page = pages.text(client.get("/notices/new"))
     inputs = re.findall(r'<(?:input|select|textarea)[^>]* id="([^"]+)"', page)
     assert len(inputs) >= 11
     for input_id in inputs:
@@ -57,12 +56,12 @@ def test_the_form_labels_every_field(client, coordinator, csrf_token):
     assert '<option value="subcontract">Sub-contract offer</option>' in page
     assert '<option value="buyer_tip">Tip from a buyer</option>' in page
     assert '<button type="submit" class="button">Save and match notice</button>' in page
-    assert_accessible(page)
-    assert_accessible(text(post_entry(client, csrf_token, title="", cpv="1"), 400))
+    pages.assert_accessible(page)
+    pages.assert_accessible(pages.text(post_entry(client, csrf_token, title="", cpv="1"), 400))
 
 
 def test_a_quick_quote_is_stored_matched_and_shown_in_triage(
-    client, coordinator, members, sessions, csrf_token
+    pages, client, coordinator, members, sessions, csrf_token
 ):
     response = post_entry(client, csrf_token)
     assert response.status_code == 302
@@ -92,13 +91,13 @@ def test_a_quick_quote_is_stored_matched_and_shown_in_triage(
         ).all()
         assert "Greenspace Growers" in matched
         assert notice.match_count == len(matched) and notice.best_score
-    page = text(client.get(response.headers["Location"]))
+    page = pages.text(client.get(response.headers["Location"]))
     assert re.search(r"Notice saved and matched: \d+ members? fits?", page)
     assert "Greenspace Growers" in page
     assert "Entered by a coordinator" in page
     assert "Manual entry Quick Quote invitation" in page
     # It waits in the triage queue like any harvested notice.
-    queue = text(client.get("/", query_string={"source": "manual"}))
+    queue = pages.text(client.get("/", query_string={"source": "manual"}))
     assert "Grass cutting and hedge trimming, Dalmuir Park" in queue
 
 
@@ -127,9 +126,9 @@ def test_a_tip_with_only_a_title_is_enough(client, coordinator, sessions, csrf_t
 
 
 def test_mistakes_are_shown_next_to_their_fields_and_nothing_is_stored(
-    client, coordinator, sessions, csrf_token
+    pages, client, coordinator, sessions, csrf_token
 ):
-    page = text(
+    page = pages.text(
         post_entry(
             client,
             csrf_token,
@@ -140,18 +139,18 @@ def test_mistakes_are_shown_next_to_their_fields_and_nothing_is_stored(
         ),
         400,
     )
-    assert field_errors(page, "title") == ["Enter a title"]
-    page = text(post_entry(client, csrf_token, value="lots"), 400)
-    assert field_errors(page, "value") == ["Enter an amount in pounds, e.g. 25000"]
-    page = text(post_entry(client, csrf_token, deadline_date="", deadline_time="12:00"), 400)
-    assert field_errors(page, "deadline_date") == ["Enter the date as well"]
-    page = text(
+    assert pages.field_errors(page, "title") == ["Enter a title"]
+    page = pages.text(post_entry(client, csrf_token, value="lots"), 400)
+    assert pages.field_errors(page, "value") == ["Enter an amount in pounds, e.g. 25000"]
+    page = pages.text(post_entry(client, csrf_token, deadline_date="", deadline_time="12:00"), 400)
+    assert pages.field_errors(page, "deadline_date") == ["Enter the date as well"]
+    page = pages.text(
         post_entry(client, csrf_token, cpv="77314000, 12345678", areas="Atlantis", url="ftp://x"),
         400,
     )
-    assert field_errors(page, "cpv") == ["'12345678' is not a CPV code"]
-    assert field_errors(page, "areas")[0].startswith("unknown area 'Atlantis'")
-    assert field_errors(page, "url") == ["Enter a web address starting with https://"]
+    assert pages.field_errors(page, "cpv") == ["'12345678' is not a CPV code"]
+    assert pages.field_errors(page, "areas")[0].startswith("unknown area 'Atlantis'")
+    assert pages.field_errors(page, "url") == ["Enter a web address starting with https://"]
     assert "The notice was not saved" in page
     with sessions() as s:
         assert s.scalar(select(func.count(Notice.id))) == 0
@@ -170,7 +169,7 @@ def test_a_short_cpv_code_and_several_areas_are_understood(
 
 
 def test_an_entry_naming_a_stored_pcs_notice_joins_it(
-    client, coordinator, cli_runner, data_dir, sessions, csrf_token
+    pages, client, coordinator, cli_runner, data_dir, sessions, csrf_token
 ):
     assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
     with sessions() as s:
@@ -189,7 +188,7 @@ def test_an_entry_naming_a_stored_pcs_notice_joins_it(
         assert s.scalar(select(func.count(Notice.id))) == count
         sources = s.scalars(select(NoticeSource.source).where(NoticeSource.notice_id == stored))
         assert sorted(sources) == ["manual", "pcs"]
-    page = text(client.get(response.headers["Location"]))
+    page = pages.text(client.get(response.headers["Location"]))
     assert "This opportunity was already stored; your entry was added to it." in page
 
 

@@ -42,18 +42,13 @@ def stocked(cli_runner, data_dir, sessions, tmp_path):
     return sessions
 
 
-def page_text(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.get_data(as_text=True)
-
-
 def notice_id(sessions, title_start: str) -> int:
     with sessions() as s:
         return s.scalar(select(Notice.id).where(Notice.title.startswith(title_start)))
 
 
-def test_queue_lists_open_matched_notices_best_first(client, coordinator, stocked):
-    page = page_text(client.get("/"))
+def test_queue_lists_open_matched_notices_best_first(pages, client, coordinator, stocked):
+    page = pages.text(client.get("/"))
     assert LANDSCAPE in page
     rows = re.findall(r'class="score">(\d+)<', page)
     scores = [int(s) for s in rows]
@@ -66,8 +61,8 @@ def test_queue_lists_open_matched_notices_best_first(client, coordinator, stocke
     assert "£" in row or "Not given" in row
 
 
-def test_reserved_and_other_badges_show_in_words(client, coordinator, stocked):
-    page = page_text(client.get("/?reserved=1"))
+def test_reserved_and_other_badges_show_in_words(pages, client, coordinator, stocked):
+    page = pages.text(client.get("/?reserved=1"))
     assert MEDICAL_AIDS in page
     assert LANDSCAPE not in page
     assert '<span class="badge badge-reserved">Reserved</span>' in page
@@ -85,37 +80,37 @@ def test_reserved_and_other_badges_show_in_words(client, coordinator, stocked):
         ("min_value=1000000", MEDICAL_AIDS, END_OF_LEASE),
     ],
 )
-def test_filters_and_full_text_search(client, coordinator, stocked, query, present, absent):
-    page = page_text(client.get(f"/?{query}"))
+def test_filters_and_full_text_search(pages, client, coordinator, stocked, query, present, absent):
+    page = pages.text(client.get(f"/?{query}"))
     assert present in page
     assert absent not in page
 
 
-def test_a_search_with_no_hits_says_so(client, coordinator, stocked):
-    page = page_text(client.get("/?q=zzzyzzy"))
+def test_a_search_with_no_hits_says_so(pages, client, coordinator, stocked):
+    page = pages.text(client.get("/?q=zzzyzzy"))
     assert "No matched notices fit these filters" in page
 
 
-def test_sort_by_deadline_puts_the_soonest_first(client, coordinator, stocked, sessions):
-    page = page_text(client.get("/?sort=deadline"))
+def test_sort_by_deadline_puts_the_soonest_first(pages, client, coordinator, stocked, sessions):
+    page = pages.text(client.get("/?sort=deadline"))
     stamps = re.findall(r'<time datetime="([^"]+)"', page)
     assert stamps == sorted(stamps)
 
 
-def test_pages_carry_the_filters(make_settings, stocked, client, coordinator):
-    page = page_text(client.get("/?status=all&sort=newest"))
+def test_pages_carry_the_filters(pages, make_settings, stocked, client, coordinator):
+    page = pages.text(client.get("/?status=all&sort=newest"))
     total = int(re.search(r"(\d+) found", page).group(1))
     assert total > 5
 
 
-def test_unknown_region_is_explained_not_an_error(client, coordinator, stocked):
-    page = page_text(client.get("/?region=Atlantis"))
+def test_unknown_region_is_explained_not_an_error(pages, client, coordinator, stocked):
+    page = pages.text(client.get("/?region=Atlantis"))
     assert "unknown area" in page
 
 
-def test_notice_page_shows_the_whole_notice_and_who_matched(client, coordinator, stocked):
+def test_notice_page_shows_the_whole_notice_and_who_matched(pages, client, coordinator, stocked):
     nid = notice_id(stocked, LANDSCAPE)
-    page = page_text(client.get(f"/notices/{nid}"))
+    page = pages.text(client.get(f"/notices/{nid}"))
     assert "77314000 Grounds maintenance services" in page
     assert "UKM81 East Dunbartonshire, West Dunbartonshire and Helensburgh &amp; Lomond" in page
     assert 'href="https://www.publiccontractsscotland.gov.uk' in page or "ocds-r6ebe6" in page
@@ -129,7 +124,7 @@ def test_notice_page_shows_the_whole_notice_and_who_matched(client, coordinator,
     assert '<button type="submit" class="button">Forward</button>' in page
 
 
-def test_amendments_appear_as_dated_history(client, coordinator, stocked, data_dir, clock):
+def test_amendments_appear_as_dated_history(pages, client, coordinator, stocked, data_dir, clock):
     releases = json.loads((data_dir / PCS_2019).read_text())
     original = next(r for r in releases if r["tender"]["title"].startswith(LANDSCAPE))
     amended = copy.deepcopy(original)
@@ -139,17 +134,17 @@ def test_amendments_appear_as_dated_history(client, coordinator, stocked, data_d
     amended["tender"]["tenderPeriod"]["endDate"] = "2030-06-28T12:00:00Z"
     with stocked.begin() as s:
         store_notices(s, [notice_from_release(amended)], utcnow())
-    page = page_text(client.get(f"/notices/{notice_id(stocked, LANDSCAPE)}"))
+    page = pages.text(client.get(f"/notices/{notice_id(stocked, LANDSCAPE)}"))
     assert "Deadline changed from" in page
     assert "2030-06-28T12:00:00+00:00" in page
     assert '<span class="badge badge-updated">Updated</span>' in page
 
 
 def form_token(client, url: str, csrf_token) -> str:
-    return csrf_token(page_text(client.get(url)))
+    return csrf_token(client.get(url))
 
 
-def test_forward_to_two_members_with_a_note(client, coordinator, stocked, csrf_token):
+def test_forward_to_two_members_with_a_note(pages, client, coordinator, stocked, csrf_token):
     nid = notice_id(stocked, LANDSCAPE)
     with stocked() as s:
         ids = [m.member_id for m in s.scalars(select(Match).where(Match.notice_id == nid))]
@@ -174,7 +169,7 @@ def test_forward_to_two_members_with_a_note(client, coordinator, stocked, csrf_t
         },
     )
     assert response.status_code == 302
-    page = page_text(client.get(url))
+    page = pages.text(client.get(url))
     assert "Forwarded to 2 members." in page
     with stocked() as s:
         forwards = s.scalars(select(Forward).where(Forward.notice_id == nid)).all()
@@ -197,7 +192,7 @@ def test_forwarding_to_nobody_is_refused_with_a_message(client, coordinator, sto
 
 
 def test_dismiss_takes_it_out_of_the_queue_and_reopen_puts_it_back(
-    client, coordinator, stocked, csrf_token
+    pages, client, coordinator, stocked, csrf_token
 ):
     nid = notice_id(stocked, LANDSCAPE)
     url = f"/notices/{nid}"
@@ -210,16 +205,16 @@ def test_dismiss_takes_it_out_of_the_queue_and_reopen_puts_it_back(
         },
     )
     assert response.status_code == 302
-    assert LANDSCAPE not in page_text(client.get("/"))
-    assert LANDSCAPE in page_text(client.get("/?status=dismissed"))
+    assert LANDSCAPE not in pages.text(client.get("/"))
+    assert LANDSCAPE in pages.text(client.get("/?status=dismissed"))
     with stocked() as s:
         action = s.scalars(select(NoticeAction).where(NoticeAction.notice_id == nid)).one()
         assert action.detail == "Outside our area: Bellsmyre is too far"
     client.post(f"{url}/reopen", data={"csrf_token": form_token(client, url, csrf_token)})
-    assert LANDSCAPE in page_text(client.get("/"))
+    assert LANDSCAPE in pages.text(client.get("/"))
 
 
-def test_adding_a_member_by_hand_explains_the_fit(client, coordinator, stocked, csrf_token):
+def test_adding_a_member_by_hand_explains_the_fit(pages, client, coordinator, stocked, csrf_token):
     nid = notice_id(stocked, END_OF_LEASE)
     with stocked() as s:
         green = s.scalar(select(Member.id).where(Member.name == "Greenspace Growers"))
@@ -238,7 +233,7 @@ def test_adding_a_member_by_hand_explains_the_fit(client, coordinator, stocked, 
         ).one()
         assert match.added_by == coordinator.id
         assert {"kind": "manual", "text": "added by a coordinator"} in match.reasons
-    page = page_text(client.get(url))
+    page = pages.text(client.get(url))
     assert "Added by hand" in page
 
 
@@ -270,7 +265,7 @@ def test_start_a_consortium_bid(client, coordinator, stocked, csrf_token):
         assert s.get(Notice, nid).triage_status == "bid"
 
 
-def test_notice_text_is_escaped_never_run(client, coordinator, stocked, sessions):
+def test_notice_text_is_escaped_never_run(pages, client, coordinator, stocked, sessions):
     nid = notice_id(stocked, LANDSCAPE)
     with sessions.begin() as s:
         s.execute(
@@ -281,10 +276,10 @@ def test_notice_text_is_escaped_never_run(client, coordinator, stocked, sessions
                 title="Landscape <img src=x onerror=alert(1)>",
             )
         )
-    page = page_text(client.get(f"/notices/{nid}"))
+    page = pages.text(client.get(f"/notices/{nid}"))
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
-    queue = page_text(client.get("/?q=landscape"))
+    queue = pages.text(client.get("/?q=landscape"))
     assert "<img src=x" not in queue
 
 

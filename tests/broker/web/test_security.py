@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from broker.models import LoginAttempt, User
 from broker.web.security import is_public
-from tests.conftest import PASSWORD
 
 SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "float": "1.0", "uuid": "0" * 32}
 
@@ -56,12 +55,14 @@ def test_logging_in_and_out(client, make_user, login, csrf_token):
     assert client.get("/").status_code == 302
 
 
-def test_login_goes_back_to_the_page_asked_for_but_never_off_site(client, make_user, csrf_token):
+def test_login_goes_back_to_the_page_asked_for_but_never_off_site(
+    password, client, make_user, csrf_token
+):
     make_user()
     page = client.get("/login?next=/notices/1").get_data(as_text=True)
     data = {
         "email": "coordinator@sen.example.org",
-        "password": PASSWORD,
+        "password": password,
         "csrf_token": csrf_token(page),
     }
     assert client.post("/login?next=/notices/1", data=data).headers["Location"] == "/notices/1"
@@ -122,11 +123,11 @@ def test_posts_without_a_csrf_token_are_refused(client, coordinator):
     assert response.status_code == 400
 
 
-def test_passwords_are_stored_as_scrypt_hashes(make_user, sessions):
+def test_passwords_are_stored_as_scrypt_hashes(password, make_user, sessions):
     make_user()
     with sessions() as s:
         stored = s.scalars(select(User.password_hash)).one()
-    assert stored.startswith("scrypt:") and PASSWORD not in stored
+    assert stored.startswith("scrypt:") and password not in stored
 
 
 def test_security_headers_on_every_page(client):
@@ -151,7 +152,7 @@ def test_cookies_are_secure_when_served_over_https(make_settings, base_url, secu
     app.extensions["broker.engine"].dispose()
 
 
-def test_users_cli_reads_the_password_from_stdin(cli_runner, sessions):
+def test_users_cli_reads_the_password_from_stdin(password, cli_runner, sessions):
     result = cli_runner(
         "users",
         "add",
@@ -160,14 +161,14 @@ def test_users_cli_reads_the_password_from_stdin(cli_runner, sessions):
         "admin",
         "--name",
         "Ada",
-        input=PASSWORD + "\n",
+        input=password + "\n",
     )
     assert result.exit_code == 0, result.output
     assert "Added admin ada@sen.example.org" in result.output
     with sessions() as s:
         user = s.scalars(select(User)).one()
         assert (user.email, user.role, user.name) == ("ada@sen.example.org", "admin", "Ada")
-    again = cli_runner("users", "add", "ada@sen.example.org", input=PASSWORD + "\n")
+    again = cli_runner("users", "add", "ada@sen.example.org", input=password + "\n")
     assert again.exit_code == 1 and "already a user" in again.output
     short = cli_runner("users", "add", "bob@sen.example.org", input="short\n")
     assert short.exit_code == 1 and "at least 10 characters" in short.output

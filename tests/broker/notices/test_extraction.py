@@ -12,8 +12,6 @@ from sqlalchemy import func, select
 
 from broker.clock import utcnow
 from broker.models import Notice, NoticeSource
-from tests.broker.pages import assert_accessible, text
-from tests.conftest import PASSWORD
 
 DEADLINE = (utcnow() + timedelta(days=20)).date()
 QUICK_QUOTE_EMAIL = f"""From: noreply@publiccontractsscotland.gov.uk
@@ -34,7 +32,7 @@ View it at https://www.publiccontractsscotland.gov.uk/Search/show/search_view.as
 
 
 def extract(client, csrf_token, pasted: str):
-    token = csrf_token(text(client.get("/notices/new")))
+    token = csrf_token(client.get("/notices/new"))
     return client.post("/notices/new/extract", data={"csrf_token": token, "paste": pasted})
 
 
@@ -57,21 +55,21 @@ def notices(sessions) -> int:
         return s.scalar(select(func.count(Notice.id)))
 
 
-def test_the_page_offers_extraction_without_javascript(client, coordinator):
-    page = text(client.get("/notices/new"))
+def test_the_page_offers_extraction_without_javascript(pages, client, coordinator):
+    page = pages.text(client.get("/notices/new"))
     assert '<form method="post" action="/notices/new/extract" novalidate>' in page
     assert '<label for="paste">Web address or text of the notice</label>' in page
     assert '<button type="submit" class="button secondary-button">Extract details</button>' in (
         page
     )
     assert '<button type="submit" class="button">Save and match notice</button>' in page
-    assert_accessible(page)
+    pages.assert_accessible(page)
 
 
 def test_a_pasted_quick_quote_email_fills_in_the_form_and_saving_stores_it(
-    client, coordinator, sessions, csrf_token
+    pages, client, coordinator, sessions, csrf_token
 ):
-    page = text(extract(client, csrf_token, QUICK_QUOTE_EMAIL))
+    page = pages.text(extract(client, csrf_token, QUICK_QUOTE_EMAIL))
     assert (
         "Filled in from what you pasted: kind, title, buyer, deadline, value, CPV codes, link."
         in page
@@ -88,7 +86,7 @@ def test_a_pasted_quick_quote_email_fills_in_the_form_and_saving_stores_it(
     # The pasted text stays in its box; nothing is stored yet.
     assert "Quick Quote issued by Fife Council" in textarea(page, "paste")
     assert notices(sessions) == 0
-    assert_accessible(page)
+    pages.assert_accessible(page)
 
     # The coordinator checks the form, adds the area, and saves what it shows.
     form = {
@@ -117,9 +115,9 @@ def notice_page(httpserver, data_dir):
 
 
 def test_a_pasted_link_is_read_with_the_brokers_http_client(
-    client, coordinator, sessions, csrf_token, notice_page, httpserver, settings
+    pages, client, coordinator, sessions, csrf_token, notice_page, httpserver, settings
 ):
-    page = text(extract(client, csrf_token, f"  {notice_page}\n"))
+    page = pages.text(extract(client, csrf_token, f"  {notice_page}\n"))
     assert value_of(page, "title") == "Cleaning of public conveniences"
     assert value_of(page, "cpv") == "90911200"
     assert value_of(page, "url") == notice_page
@@ -131,14 +129,14 @@ def test_a_pasted_link_is_read_with_the_brokers_http_client(
 
 
 def test_a_link_that_cannot_be_read_is_an_error_on_the_field(
-    client, coordinator, sessions, csrf_token
+    pages, client, coordinator, sessions, csrf_token
 ):
-    page = text(extract(client, csrf_token, "http://127.0.0.1:9/notice/1"), 400)
+    page = pages.text(extract(client, csrf_token, "http://127.0.0.1:9/notice/1"), 400)
     errors = re.findall(r'<p class="error" id="paste-error">.*?</span>([^<]*)</p>', page)
     assert len(errors) == 1 and errors[0].startswith("That page could not be read:")
     assert "127.0.0.1:9/notice/1" in textarea(page, "paste")
     assert notices(sessions) == 0
-    empty = text(extract(client, csrf_token, "   "), 400)
+    empty = pages.text(extract(client, csrf_token, "   "), 400)
     assert "Paste a web address or the text of a notice" in empty
 
 
@@ -151,22 +149,22 @@ def settings(make_settings):
 
 
 def test_a_page_over_the_size_limit_is_refused_with_the_reason(
-    client, coordinator, csrf_token, httpserver
+    pages, client, coordinator, csrf_token, httpserver
 ):
     httpserver.expect_request("/huge").respond_with_data("<p>" + "x" * 5_000 + "</p>")
-    page = text(extract(client, csrf_token, httpserver.url_for("/huge")), 400)
+    page = pages.text(extract(client, csrf_token, httpserver.url_for("/huge")), 400)
     assert "That page could not be read: response of" in page
     assert "the size limit" in page
 
 
 def test_pasted_and_fetched_markup_is_shown_never_run(
-    client, coordinator, sessions, csrf_token, httpserver
+    pages, client, coordinator, sessions, csrf_token, httpserver
 ):
     hostile = (
         'Subject: Grass "><script>alert("x")</script> cutting\n'
         "Buyer: <b onmouseover=alert(1)>Fife</b>"
     )
-    page = text(extract(client, csrf_token, hostile))
+    page = pages.text(extract(client, csrf_token, hostile))
     # Shown as text in the fields and the paste box, never as markup.
     assert "<script>alert" not in page and "<b onmouseover" not in page
     assert "&lt;script&gt;" in page and "&lt;b onmouseover=alert(1)&gt;" in page
@@ -176,7 +174,7 @@ def test_pasted_and_fetched_markup_is_shown_never_run(
         "<p>Deadline: 1 June 2031</p></main></body></html>",
         content_type="text/html",
     )
-    fetched = text(extract(client, csrf_token, httpserver.url_for("/n")))
+    fetched = pages.text(extract(client, csrf_token, httpserver.url_for("/n")))
     # The page's text is read as text (markup in it stripped), then escaped again here.
     assert value_of(fetched, "title").startswith('Cleaning ">')
     assert "<script>alert(2)" not in fetched and 'value="Cleaning &#34;&gt;' in fetched
@@ -192,7 +190,7 @@ def test_extracting_without_the_csrf_token_is_refused(client, coordinator, sessi
 
 
 def test_a_pasted_link_to_the_brokers_own_network_is_not_fetched(
-    make_settings, httpserver, csrf_token, make_user
+    password, pages, make_settings, httpserver, csrf_token, make_user
 ):
     from broker import create_app
 
@@ -202,16 +200,16 @@ def test_a_pasted_link_to_the_brokers_own_network_is_not_fetched(
         httpserver.expect_request("/admin").respond_with_data("<h1>Internal</h1>")
         client = app.test_client()
         make_user()
-        page = text(client.get("/login"))
+        page = pages.text(client.get("/login"))
         client.post(
             "/login",
             data={
                 "email": "coordinator@sen.example.org",
-                "password": PASSWORD,
+                "password": password,
                 "csrf_token": csrf_token(page),
             },
         )
-        page = text(extract(client, csrf_token, httpserver.url_for("/admin")), 400)
+        page = pages.text(extract(client, csrf_token, httpserver.url_for("/admin")), 400)
         assert "That page could not be read:" in page
         assert "is a private or local address" in page
         assert httpserver.log == []

@@ -12,7 +12,6 @@ from broker.clock import utcnow
 from broker.dashboard.funnel import build, week_start
 from broker.formatting import money
 from broker.models import Bid, Forward, Match, Member, MemberResponse, Notice
-from tests.broker.pages import assert_accessible, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 
@@ -128,8 +127,8 @@ def weekly_rows(page: str, stage: str) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_funnel_counts_and_values_match_the_activity(client, coordinator, activity):
-    page = text(client.get("/dashboard/"))
+def test_funnel_counts_and_values_match_the_activity(pages, client, coordinator, activity):
+    page = pages.text(client.get("/dashboard/"))
     totals = page[page.index('id="funnel-table"') :]
     for label, stage in [
         ("Harvested", "harvested"),
@@ -153,8 +152,8 @@ def test_funnel_counts_and_values_match_the_activity(client, coordinator, activi
         assert all(rows[w] == ("0", "£0") for w in others)
 
 
-def test_charts_are_labelled_svg_with_their_numbers_in_tables(client, coordinator, activity):
-    page = text(client.get("/dashboard/"))
+def test_charts_are_labelled_svg_with_their_numbers_in_tables(pages, client, coordinator, activity):
+    page = pages.text(client.get("/dashboard/"))
     charts = re.findall(r'<svg class="chart-svg"[^>]*>', page)
     assert len(charts) == 1 + 6 * 2  # the totals, and per stage a count and a £ chart
     for chart in charts:
@@ -171,16 +170,16 @@ def test_charts_are_labelled_svg_with_their_numbers_in_tables(client, coordinato
     assert "<summary>Harvested week by week, as a table</summary>" in page
     # Nothing the content security policy would block; labelled, headings in order.
     assert "style=" not in page and "<script" not in page
-    assert_accessible(page)
+    pages.assert_accessible(page)
 
 
-def test_the_period_can_be_chosen(client, coordinator, activity):
-    page = text(client.get("/dashboard/?weeks=4"))
+def test_the_period_can_be_chosen(pages, client, coordinator, activity):
+    page = pages.text(client.get("/dashboard/?weeks=4"))
     assert '<option selected value="4">4 weeks</option>' in page
     assert len(weekly_rows(page, "harvested")) == 4
     assert len(weekly_rows(page, "harvested")) == 4
     # A period not on offer falls back to 12 weeks.
-    assert len(weekly_rows(text(client.get("/dashboard/?weeks=7")), "won")) == 12
+    assert len(weekly_rows(pages.text(client.get("/dashboard/?weeks=7")), "won")) == 12
 
 
 def test_weeks_run_monday_to_sunday(sessions, clock):

@@ -1,4 +1,6 @@
-"""Fixtures and helpers shared by the member e-mail tests (imported by those modules)."""
+"""Fixtures for the member e-mail tests: the recorded April 2019 PCS notices, moved so that
+they are open today, the test members matched to them, and `recorded`, the titles and
+helpers the tests find things with."""
 
 from __future__ import annotations
 
@@ -112,3 +114,24 @@ def links(body: str) -> list[str]:
 def path_of(url: str) -> str:
     """A link's path, for the test client."""
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+class Recorded:
+    """The recorded notices' titles that tests pick, and helpers to find rows and links."""
+
+    PCS_2019 = PCS_2019
+    LANDSCAPE = LANDSCAPE
+    END_OF_LEASE = END_OF_LEASE
+    ISLAY = ISLAY
+    amended = staticmethod(amended)
+    member_id = staticmethod(member_id)
+    notice_id = staticmethod(notice_id)
+    release_of = staticmethod(release_of)
+    outbox = staticmethod(outbox)
+    links = staticmethod(links)
+    path_of = staticmethod(path_of)
+
+
+@pytest.fixture
+def recorded() -> type[Recorded]:
+    return Recorded

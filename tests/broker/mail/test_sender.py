@@ -24,7 +24,6 @@ from broker.mail.runs import SEND_JOB_ID, kick
 from broker.mail.sender import SENDER_LOCK, recover, send_outbox
 from broker.mail.status import counts, messages_for
 from broker.models import Member, Notice, OutboxMessage
-from tests.broker.test_views_members import assert_accessible
 
 UNSUBSCRIBE = "<https://broker.example.org/u/abc123>, <mailto:unsubscribe@sen-broker.example>"
 
@@ -539,7 +538,7 @@ def test_no_mail_jobs_when_mail_is_off(make_settings, smtp_server):
 
 
 def test_the_outbox_page_shows_why_a_message_failed_and_an_admin_retries_it(
-    client, admin, sessions, settings, smtp_server, clock, csrf_token
+    pages, client, admin, sessions, settings, smtp_server, clock, csrf_token
 ):
     smtp_server.handler.rcpt_replies["nobody@example.org"] = ["550 5.1.1 no such user here"]
     message = queue(sessions, settings, clock(), to="nobody@example.org", subject="A bid for you")
@@ -548,7 +547,7 @@ def test_the_outbox_page_shows_why_a_message_failed_and_an_admin_retries_it(
     response = client.get("/outbox/?status=failed")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert_accessible(page)
+    pages.assert_accessible(page)
     assert "Failed (1)" in page and 'aria-current="page">Failed (1)' in page
     assert "A bid for you" in page and "nobody@example.org" in page
     assert "<strong>Not sent:</strong> 550 5.1.1 no such user here" in page

@@ -19,32 +19,11 @@ from broker.outreach.links import for_app
 from broker.runtime import jobs
 from broker.runtime.scheduler import build_scheduler
 from broker.triage import actions as triage
-from tests.broker import outreach_fixtures
-from tests.broker.outreach_fixtures import (
-    END_OF_LEASE,
-    ISLAY,
-    LANDSCAPE,
-    amended,
-    links,
-    member_id,
-    notice_id,
-    outbox,
-    release_of,
+
+LANDSCAPE_TITLE = (
+    "Caledonia Housing Association - Landscape Maintenance 2019 - 2023 (West Dunbartonshire)"
 )
-
-LANDSCAPE_TITLE = f"{LANDSCAPE} (West Dunbartonshire)"
 NOTE = 'Worth a look: you did the Bellsmyre one & the "Renton" one <b>last year</b>.'
-
-# The shared fixtures, used here by name.
-import_releases = outreach_fixtures.import_releases
-releases = outreach_fixtures.releases
-shift = outreach_fixtures.shift
-stocked = outreach_fixtures.stocked
-
-
-def page_text(response, status: int = 200) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)[:2000]
-    return response.get_data(as_text=True)
 
 
 def titles_in(html_body: str) -> list[str]:
@@ -69,10 +48,10 @@ def scores(sessions, member: int) -> dict[str, int]:
         )
 
 
-def set_member(sessions, name: str, **values) -> int:
+def set_member(sessions, name: str, recorded, **values) -> int:
     with sessions.begin() as s:
         s.execute(update(Member).where(Member.name == name).values(**values))
-    return member_id(sessions, name)
+    return recorded.member_id(sessions, name)
 
 
 def forward(app, sessions, title: str, names: list[str], note: str = NOTE, sender=None):
@@ -94,24 +73,24 @@ def queue_digests(app, sessions, period: str):
 
 
 def test_a_forward_queues_one_email_per_member_and_address_with_the_note(
-    app, client, coordinator, stocked, csrf_token
+    recorded, app, client, coordinator, stocked, csrf_token
 ):
-    nid = notice_id(stocked, LANDSCAPE)
-    green = member_id(stocked, "Greenspace Growers")
-    wheels = member_id(stocked, "Shared Wheels Transport")
+    nid = recorded.notice_id(stocked, recorded.LANDSCAPE)
+    green = recorded.member_id(stocked, "Greenspace Growers")
+    wheels = recorded.member_id(stocked, "Shared Wheels Transport")
     url = f"/notices/{nid}"
-    token = csrf_token(page_text(client.get(url)))
+    token = csrf_token(client.get(url))
     added = client.post(
         f"{url}/members", data={"add-member": "Shared Wheels Transport", "csrf_token": token}
     )
     assert added.status_code == 302
-    token = csrf_token(page_text(client.get(url)))
+    token = csrf_token(client.get(url))
     response = client.post(
         f"{url}/forward",
         data={"forward-members": [green, wheels], "forward-note": NOTE, "csrf_token": token},
     )
     assert response.status_code == 302
-    sent = outbox(stocked, kind="forward")
+    sent = recorded.outbox(stocked, kind="forward")
     assert sorted((m.member_id, m.to_address) for m in sent) == sorted(
         [
             (green, "hello@greenspace.example.org"),
@@ -128,10 +107,13 @@ def test_a_forward_queues_one_email_per_member_and_address_with_the_note(
         assert "you did the Bellsmyre one & the" in message.text_body
         assert '"Renton" one <b>last' in message.text_body
         assert "the &#34;Renton&#34; one &lt;b&gt;last year&lt;/b&gt;." in message.html_body
-        assert LANDSCAPE in message.text_body
-        assert html.escape(LANDSCAPE, quote=False) in message.html_body
+        assert recorded.LANDSCAPE in message.text_body
+        assert html.escape(recorded.LANDSCAPE, quote=False) in message.html_body
         # The same links in both parts: interested, not for us, profile, unsubscribe.
-        text_links, html_links = links(message.text_body), links(message.html_body)
+        text_links, html_links = (
+            recorded.links(message.text_body),
+            recorded.links(message.html_body),
+        )
         assert set(text_links) == set(html_links)
         read = [reader.read(url.rsplit("/", 1)[-1]) for url in text_links]
         assert {link.action for link in read} == {
@@ -158,10 +140,10 @@ def test_a_forward_queues_one_email_per_member_and_address_with_the_note(
 
 
 def test_every_opportunity_says_what_who_where_value_deadline_why_and_the_flags(
-    app, stocked, sessions
+    recorded, app, stocked, sessions
 ):
-    forward(app, sessions, LANDSCAPE, ["Greenspace Growers"])
-    [message] = outbox(sessions, kind="forward")
+    forward(app, sessions, recorded.LANDSCAPE, ["Greenspace Growers"])
+    [message] = recorded.outbox(sessions, kind="forward")
     text = message.text_body
     assert "Landscape Maintenance Services Contract for areas located in Renton" in text
     assert "Buyer:    Caledonia Housing Association (Bellsmyre HA)" in text
@@ -182,42 +164,42 @@ def test_every_opportunity_says_what_who_where_value_deadline_why_and_the_flags(
         assert escape(words) in message.html_body
 
 
-def test_reserved_and_vcse_flags_are_in_words(app, stocked, sessions):
+def test_reserved_and_vcse_flags_are_in_words(recorded, app, stocked, sessions):
     with sessions.begin() as s:
         s.execute(
             update(Notice)
-            .where(Notice.title.startswith(LANDSCAPE))
+            .where(Notice.title.startswith(recorded.LANDSCAPE))
             .values(reserved=True, vcse=True)
         )
-    forward(app, sessions, LANDSCAPE, ["Greenspace Growers"])
-    [message] = outbox(sessions, kind="forward")
+    forward(app, sessions, recorded.LANDSCAPE, ["Greenspace Growers"])
+    [message] = recorded.outbox(sessions, kind="forward")
     for body in (message.text_body, message.html_body):
         assert "Reserved for supported businesses" in body
         assert "Suitable for voluntary, community and social enterprises (VCSE)" in body
 
 
 def test_unsubscribed_members_get_no_forward_and_the_form_says_so(
-    app, client, coordinator, stocked, csrf_token
+    recorded, pages, app, client, coordinator, stocked, csrf_token
 ):
-    nid = notice_id(stocked, LANDSCAPE)
-    green = set_member(stocked, "Greenspace Growers", unsubscribed_at=utcnow())
+    nid = recorded.notice_id(stocked, recorded.LANDSCAPE)
+    green = set_member(stocked, "Greenspace Growers", unsubscribed_at=utcnow(), recorded=recorded)
     url = f"/notices/{nid}"
-    page = page_text(client.get(url))
+    page = pages.text(client.get(url))
     assert "Greenspace Growers (unsubscribed: won&#39;t be e-mailed)" in page
     response = client.post(
         f"{url}/forward",
         data={"forward-members": [green], "forward-note": "", "csrf_token": csrf_token(page)},
     )
     assert response.status_code == 302
-    assert "Not e-mailed (unsubscribed or inactive): Greenspace Growers" in page_text(
+    assert "Not e-mailed (unsubscribed or inactive): Greenspace Growers" in pages.text(
         client.get(url)
     )
-    assert outbox(stocked, kind="forward") == []
+    assert recorded.outbox(stocked, kind="forward") == []
 
 
-def test_notice_text_cannot_inject_markup_into_the_html_email(app, stocked, sessions):
+def test_notice_text_cannot_inject_markup_into_the_html_email(recorded, app, stocked, sessions):
     with sessions.begin() as s:
-        notice = s.scalars(select(Notice).where(Notice.title.startswith(LANDSCAPE))).one()
+        notice = s.scalars(select(Notice).where(Notice.title.startswith(recorded.LANDSCAPE))).one()
         notice.title = 'Landscape <img src=x onerror=alert(1)> "quoted"'
         notice.description = "<script>alert('x')</script> Grass & hedges. <a href='//evil'>x</a>"
         notice.buyer = '"><b onmouseover=alert(2)>Buyer</b>'
@@ -228,7 +210,7 @@ def test_notice_text_cannot_inject_markup_into_the_html_email(app, stocked, sess
             .values(url="javascript:alert(document.cookie)")
         )
     forward(app, sessions, "Landscape <img", ["Greenspace Growers"], note="<script>x</script>")
-    [message] = outbox(sessions, kind="forward")
+    [message] = recorded.outbox(sessions, kind="forward")
     body = message.html_body
     for markup in (
         "<script",
@@ -247,9 +229,11 @@ def test_notice_text_cannot_inject_markup_into_the_html_email(app, stocked, sess
     assert "\n" not in message.subject
 
 
-def test_the_html_part_is_one_narrow_column_with_inline_styles_only(app, stocked, sessions):
-    forward(app, sessions, LANDSCAPE, ["Greenspace Growers"])
-    [message] = outbox(sessions, kind="forward")
+def test_the_html_part_is_one_narrow_column_with_inline_styles_only(
+    recorded, app, stocked, sessions
+):
+    forward(app, sessions, recorded.LANDSCAPE, ["Greenspace Growers"])
+    [message] = recorded.outbox(sessions, kind="forward")
     body = message.html_body
     assert "max-width:600px" in body
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in body
@@ -265,18 +249,20 @@ def test_the_html_part_is_one_narrow_column_with_inline_styles_only(app, stocked
 # --- instant alerts ------------------------------------------------------------------------
 
 
-def test_instant_members_get_one_alert_listing_their_new_matches_best_first(app, stocked, sessions):
+def test_instant_members_get_one_alert_listing_their_new_matches_best_first(
+    recorded, app, stocked, sessions
+):
     # The import that stored the notices told the one "instant" member straight away.
-    clean = member_id(sessions, "Clean Start Services")
-    [alert] = outbox(sessions, kind="alert")
+    clean = recorded.member_id(sessions, "Clean Start Services")
+    [alert] = recorded.outbox(sessions, kind="alert")
     assert alert.member_id == clean and alert.to_address == "tenders@cleanstart.example.org"
-    assert alert.subject == f"New opportunity: {END_OF_LEASE}"
-    assert titles_in(alert.html_body) == [END_OF_LEASE]
+    assert alert.subject == f"New opportunity: {recorded.END_OF_LEASE}"
+    assert titles_in(alert.html_body) == [recorded.END_OF_LEASE]
     # Switch another member to instant: one e-mail per address, every new match, best first.
-    wheels = set_member(sessions, "Shared Wheels Transport", frequency="instant")
+    wheels = set_member(sessions, "Shared Wheels Transport", frequency="instant", recorded=recorded)
     notified = jobs.tell_members(app)
     assert notified.alerts.emails == 2 and notified.alerts.members == 1
-    first, second = outbox(sessions, kind="alert", member_id=wheels)
+    first, second = recorded.outbox(sessions, kind="alert", member_id=wheels)
     assert first.html_body == second.html_body
     listed = titles_in(first.html_body)
     assert first.subject == f"{len(listed)} new opportunities for Shared Wheels Transport"
@@ -298,23 +284,33 @@ def test_instant_members_get_one_alert_listing_their_new_matches_best_first(app,
     assert again.alerts.emails == 0 and again.changes.emails == 0
 
 
-def test_frequency_off_or_unsubscribed_members_get_no_alerts_or_digests(app, stocked, sessions):
-    before = len(outbox(sessions))
-    set_member(sessions, "Shared Wheels Transport", frequency="instant", unsubscribed_at=utcnow())
-    set_member(sessions, "Greenspace Growers", frequency="off")
-    set_member(sessions, "Clean Start Services", frequency="daily", active=False)
+def test_frequency_off_or_unsubscribed_members_get_no_alerts_or_digests(
+    recorded, app, stocked, sessions
+):
+    before = len(recorded.outbox(sessions))
+    set_member(
+        sessions,
+        "Shared Wheels Transport",
+        frequency="instant",
+        unsubscribed_at=utcnow(),
+        recorded=recorded,
+    )
+    set_member(sessions, "Greenspace Growers", frequency="off", recorded=recorded)
+    set_member(sessions, "Clean Start Services", frequency="daily", active=False, recorded=recorded)
     jobs.tell_members(app)
     for period in ("daily", "weekly"):
         assert queue_digests(app, sessions, period).emails == 0
-    assert len(outbox(sessions)) == before
+    assert len(recorded.outbox(sessions)) == before
 
 
-def test_the_match_command_tells_instant_members(app, stocked, sessions, cli_runner):
-    set_member(sessions, "Greenspace Growers", frequency="instant")
+def test_the_match_command_tells_instant_members(recorded, app, stocked, sessions, cli_runner):
+    set_member(sessions, "Greenspace Growers", frequency="instant", recorded=recorded)
     result = cli_runner("match")
     assert result.exit_code == 0, result.output
     assert "Queued 1 alerts to 1 members" in result.output
-    [alert] = outbox(sessions, kind="alert", member_id=member_id(sessions, "Greenspace Growers"))
+    [alert] = recorded.outbox(
+        sessions, kind="alert", member_id=recorded.member_id(sessions, "Greenspace Growers")
+    )
     assert LANDSCAPE_TITLE in titles_in(alert.html_body)
 
 
@@ -322,18 +318,19 @@ def test_the_match_command_tells_instant_members(app, stocked, sessions, cli_run
 
 
 def test_a_digest_has_new_then_updated_best_first_and_leaves_out_passed_deadlines(
-    app, stocked, sessions, releases, import_releases
+    recorded, app, stocked, sessions, releases, import_releases
 ):
-    wheels = member_id(sessions, "Shared Wheels Transport")  # daily, two addresses
+    wheels = recorded.member_id(sessions, "Shared Wheels Transport")  # daily, two addresses
     matched = scores(sessions, wheels)
     # One of its matches closes before the digest: it must be left out.
     closing = max(matched, key=matched.get)
     past = (utcnow() - timedelta(hours=1)).isoformat()
     import_releases(
-        [amended(release_of(releases, closing), tenderPeriod={"endDate": past})], "closed.json"
+        [recorded.amended(recorded.release_of(releases, closing), tenderPeriod={"endDate": past})],
+        "closed.json",
     )
     queue_digests(app, sessions, "daily")
-    first = outbox(sessions, kind="digest", member_id=wheels)
+    first = recorded.outbox(sessions, kind="digest", member_id=wheels)
     assert len(first) == 2
     sections = sections_of(first[0].html_body)
     assert list(sections) == ["New"]
@@ -350,18 +347,18 @@ def test_a_digest_has_new_then_updated_best_first_and_leaves_out_passed_deadline
     later = (utcnow() + timedelta(days=45)).replace(microsecond=0).isoformat()
     import_releases(
         [
-            amended(release_of(releases, moved), tenderPeriod={"endDate": later}),
-            amended(
-                release_of(releases, reworded),
+            recorded.amended(recorded.release_of(releases, moved), tenderPeriod={"endDate": later}),
+            recorded.amended(
+                recorded.release_of(releases, reworded),
                 description="Transport for pupils, now including escorts for every route.",
             ),
-            amended(release_of(releases, cancelled), status="cancelled"),
+            recorded.amended(recorded.release_of(releases, cancelled), status="cancelled"),
         ],
         "amendments.json",
     )
-    assert outbox(sessions, kind="change", member_id=wheels) == []  # digests carry them
+    assert recorded.outbox(sessions, kind="change", member_id=wheels) == []  # digests carry them
     queue_digests(app, sessions, "daily")
-    second = outbox(sessions, kind="digest", member_id=wheels)[2:]
+    second = recorded.outbox(sessions, kind="digest", member_id=wheels)[2:]
     assert len(second) == 2
     body = second[0].html_body
     updated = sections_of(body)["Updated"]
@@ -378,23 +375,23 @@ def test_a_digest_has_new_then_updated_best_first_and_leaves_out_passed_deadline
     assert "what has come in since" in second[0].text_body
 
 
-def test_an_empty_digest_is_never_queued_and_last_digest_at_stays(app, stocked, sessions):
-    wheels = member_id(sessions, "Shared Wheels Transport")
+def test_an_empty_digest_is_never_queued_and_last_digest_at_stays(recorded, app, stocked, sessions):
+    wheels = recorded.member_id(sessions, "Shared Wheels Transport")
     assert queue_digests(app, sessions, "daily").members == 1
     with sessions() as s:
         first = s.get(Member, wheels).last_digest_at
-    count = len(outbox(sessions))
+    count = len(recorded.outbox(sessions))
     again = queue_digests(app, sessions, "daily")
     assert again.emails == 0
-    assert len(outbox(sessions)) == count
+    assert len(recorded.outbox(sessions)) == count
     with sessions() as s:
         assert s.get(Member, wheels).last_digest_at == first
 
 
-def test_weekly_digests_are_only_for_weekly_members(app, stocked, sessions):
-    green = member_id(sessions, "Greenspace Growers")  # weekly
+def test_weekly_digests_are_only_for_weekly_members(recorded, app, stocked, sessions):
+    green = recorded.member_id(sessions, "Greenspace Growers")  # weekly
     told = queue_digests(app, sessions, "weekly")
-    assert {m.member_id for m in outbox(sessions, kind="digest")} == {green}
+    assert {m.member_id for m in recorded.outbox(sessions, kind="digest")} == {green}
     assert told.members == 1
 
 
@@ -418,14 +415,16 @@ def test_digests_run_at_digest_time_london_every_day_and_on_the_weekday(make_set
     app.extensions["broker.engine"].dispose()
 
 
-def test_mail_preview_prints_the_next_digest_and_changes_nothing(stocked, sessions, cli_runner):
-    wheels = member_id(sessions, "Shared Wheels Transport")
-    before = len(outbox(sessions))
+def test_mail_preview_prints_the_next_digest_and_changes_nothing(
+    recorded, stocked, sessions, cli_runner
+):
+    wheels = recorded.member_id(sessions, "Shared Wheels Transport")
+    before = len(recorded.outbox(sessions))
     result = cli_runner("mail", "preview", "Shared Wheels Transport")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Subject: Your daily opportunities: ")
     assert "Hello Shared Wheels Transport," in result.output
-    assert "NEW\n---" in result.output and ISLAY in result.output
+    assert "NEW\n---" in result.output and recorded.ISLAY in result.output
     # By id too; the links may be signed a second later, so they are left out.
     by_id = cli_runner("mail", "preview", str(wheels)).output
     assert re.sub(r"/r/\S+", "/r/LINK", by_id) == re.sub(r"/r/\S+", "/r/LINK", result.output)
@@ -434,7 +433,7 @@ def test_mail_preview_prints_the_next_digest_and_changes_nothing(stocked, sessio
         assert (
             s.scalar(select(func.count(ToldNotice.id)).where(ToldNotice.member_id == wheels)) == 0
         )
-    assert len(outbox(sessions)) == before
+    assert len(recorded.outbox(sessions)) == before
 
 
 def test_mail_preview_says_when_there_is_nothing_new(app, stocked, sessions, cli_runner):
@@ -453,23 +452,29 @@ def test_mail_preview_says_when_there_is_nothing_new(app, stocked, sessions, cli
 
 
 def test_a_new_deadline_or_a_cancellation_is_told_to_members_who_were_told_only(
-    app, stocked, sessions, releases, import_releases
+    recorded, app, stocked, sessions, releases, import_releases
 ):
-    clean = member_id(sessions, "Clean Start Services")  # instant, alerted at import
-    green = set_member(sessions, "Greenspace Growers", frequency="off")
-    forward(app, sessions, LANDSCAPE, ["Greenspace Growers"])  # forward-only member
-    wheels = member_id(sessions, "Shared Wheels Transport")  # daily, told nothing
+    clean = recorded.member_id(sessions, "Clean Start Services")  # instant, alerted at import
+    green = set_member(sessions, "Greenspace Growers", frequency="off", recorded=recorded)
+    forward(app, sessions, recorded.LANDSCAPE, ["Greenspace Growers"])  # forward-only member
+    wheels = recorded.member_id(sessions, "Shared Wheels Transport")  # daily, told nothing
     later = (utcnow() + timedelta(days=50)).replace(microsecond=0).isoformat()
     import_releases(
         [
-            amended(release_of(releases, END_OF_LEASE), tenderPeriod={"endDate": later}),
-            amended(release_of(releases, LANDSCAPE), status="cancelled"),
+            recorded.amended(
+                recorded.release_of(releases, recorded.END_OF_LEASE),
+                tenderPeriod={"endDate": later},
+            ),
+            recorded.amended(recorded.release_of(releases, recorded.LANDSCAPE), status="cancelled"),
         ],
         "changes.json",
     )
-    changes = outbox(sessions, kind="change")
+    changes = recorded.outbox(sessions, kind="change")
     assert sorted((m.member_id, m.subject) for m in changes) == sorted(
-        [(clean, f"Deadline changed: {END_OF_LEASE}"), (green, f"Cancelled: {LANDSCAPE_TITLE}")]
+        [
+            (clean, f"Deadline changed: {recorded.END_OF_LEASE}"),
+            (green, f"Cancelled: {LANDSCAPE_TITLE}"),
+        ]
     )
     deadline_change = next(m for m in changes if m.member_id == clean)
     assert "The deadline moved from" in deadline_change.text_body
@@ -484,26 +489,35 @@ def test_a_new_deadline_or_a_cancellation_is_told_to_members_who_were_told_only(
     # Told once: the same releases again change nothing.
     import_releases(
         [
-            amended(release_of(releases, END_OF_LEASE), tenderPeriod={"endDate": later}),
-            amended(release_of(releases, LANDSCAPE), status="cancelled"),
+            recorded.amended(
+                recorded.release_of(releases, recorded.END_OF_LEASE),
+                tenderPeriod={"endDate": later},
+            ),
+            recorded.amended(recorded.release_of(releases, recorded.LANDSCAPE), status="cancelled"),
         ],
         "again.json",
     )
-    assert len(outbox(sessions, kind="change")) == 2
+    assert len(recorded.outbox(sessions, kind="change")) == 2
 
 
 def test_members_who_declined_hear_no_more_about_it(
-    app, stocked, sessions, releases, import_releases
+    recorded, app, stocked, sessions, releases, import_releases
 ):
     from broker.outreach import answers
 
-    clean = member_id(sessions, "Clean Start Services")
+    clean = recorded.member_id(sessions, "Clean Start Services")
     with sessions.begin() as s:
         member = s.get(Member, clean)
-        notice = s.get(Notice, notice_id(sessions, END_OF_LEASE))
+        notice = s.get(Notice, recorded.notice_id(sessions, recorded.END_OF_LEASE))
         answers.declined(s, member, notice, "too_big", "", utcnow())
     later = (utcnow() + timedelta(days=50)).replace(microsecond=0).isoformat()
     import_releases(
-        [amended(release_of(releases, END_OF_LEASE), tenderPeriod={"endDate": later})], "x.json"
+        [
+            recorded.amended(
+                recorded.release_of(releases, recorded.END_OF_LEASE),
+                tenderPeriod={"endDate": later},
+            )
+        ],
+        "x.json",
     )
-    assert outbox(sessions, kind="change") == []
+    assert recorded.outbox(sessions, kind="change") == []

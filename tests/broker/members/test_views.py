@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from broker.clock import utcnow
 from broker.models import Bid, BidMember, Forward, Match, Member, MemberResponse, Notice
-from tests.broker.pages import assert_accessible, field_errors, text
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 LANDSCAPE = "Caledonia Housing Association - Landscape Maintenance 2019 - 2023"
@@ -61,7 +60,7 @@ PROFILE = {
 
 
 def post_profile(client, csrf_token, url: str, button: str = "save", **fields):
-    token = csrf_token(text(client.get(url)))
+    token = csrf_token(client.get(url))
     data = {**PROFILE, **fields, "csrf_token": token}
     data[button] = "Save profile" if button == "save" else "Test this profile"
     return client.post(url, data={k: v for k, v in data.items() if v is not None})
@@ -78,29 +77,29 @@ def matched_titles(sessions, member_id: int) -> set[str]:
         )
 
 
-def test_directory_lists_searches_and_pages(client, coordinator, members):
-    page = text(client.get("/members/"))
+def test_directory_lists_searches_and_pages(pages, client, coordinator, members):
+    page = pages.text(client.get("/members/"))
     assert "3 members." in page
     assert '<a href="/members/new" class="button">Add a member</a>' in page
     assert "Clean Start Services" in page and "Greenspace Growers" in page
     assert "Shared Wheels Transport" not in page  # on page 2 of 2
     assert 'href="/members/?page=2"' in page
-    assert "Shared Wheels Transport" in text(client.get("/members/?page=2"))
+    assert "Shared Wheels Transport" in pages.text(client.get("/members/?page=2"))
     # Name, keywords and description are searched; every word must appear.
     for query, found in [
         ("wheels", "Shared Wheels Transport"),
         ("window cleaning", "Clean Start Services"),
         ("horticulture training", "Greenspace Growers"),
     ]:
-        page = text(client.get("/members/", query_string={"q": query}))
+        page = pages.text(client.get("/members/", query_string={"q": query}))
         assert "1 member found" in page and found in page
-    page = text(client.get("/members/?q=100%25"))
+    page = pages.text(client.get("/members/?q=100%25"))
     assert "No member's name, keywords or description contains" in page
     assert '<label for="q">Search names, keywords and descriptions</label>' in page
 
 
 def test_adding_a_member_saves_and_matches_it_at_once(
-    client, coordinator, notices, sessions, csrf_token
+    pages, client, coordinator, notices, sessions, csrf_token
 ):
     response = post_profile(client, csrf_token, "/members/new")
     assert response.status_code == 302
@@ -113,14 +112,16 @@ def test_adding_a_member_saves_and_matches_it_at_once(
         assert member.matched_at is not None
     assert response.headers["Location"] == f"/members/{member.id}"
     assert any(t.startswith(LANDSCAPE) for t in matched_titles(sessions, member.id))
-    page = text(client.get(response.headers["Location"]))
+    page = pages.text(client.get(response.headers["Location"]))
     assert "Saved Leafy Lanes and re-matched it" in page
     row = table_row(page, LANDSCAPE)
     assert re.search(r'class="score" aria-label="score \d+ out of 100"', row)
     assert "landscape maintenance" in row and "West Dunbartonshire" in row
 
 
-def test_profile_errors_are_shown_next_to_their_fields(client, coordinator, sessions, csrf_token):
+def test_profile_errors_are_shown_next_to_their_fields(
+    pages, client, coordinator, sessions, csrf_token
+):
     response = post_profile(
         client,
         csrf_token,
@@ -133,14 +134,14 @@ def test_profile_errors_are_shown_next_to_their_fields(client, coordinator, sess
         cpv="12ab",
         keywords="",
     )
-    page = text(response, 400)
-    assert field_errors(page, "name") == ["Enter the member's name"]
-    assert field_errors(page, "email") == ["'not-an-address' is not an e-mail address"]
-    assert field_errors(page, "regions")[0].startswith("Unknown area 'Glasgo'")
-    assert field_errors(page, "max_value") == [
+    page = pages.text(response, 400)
+    assert pages.field_errors(page, "name") == ["Enter the member's name"]
+    assert pages.field_errors(page, "email") == ["'not-an-address' is not an e-mail address"]
+    assert pages.field_errors(page, "regions")[0].startswith("Unknown area 'Glasgo'")
+    assert pages.field_errors(page, "max_value") == [
         "The largest contract can't be smaller than the smallest"
     ]
-    assert field_errors(page, "cpv") == ["'12ab' is not a CPV code (2 to 8 digits)"]
+    assert pages.field_errors(page, "cpv") == ["'12ab' is not a CPV code (2 to 8 digits)"]
     assert 'aria-describedby="regions-hint regions-error"' in page
     assert "The profile was not saved" in page
     # What was typed stays in the form.
@@ -149,21 +150,23 @@ def test_profile_errors_are_shown_next_to_their_fields(client, coordinator, sess
         assert s.scalar(select(func.count(Member.id))) == 0
 
 
-def test_a_name_another_member_has_is_refused(client, coordinator, members, sessions, csrf_token):
+def test_a_name_another_member_has_is_refused(
+    pages, client, coordinator, members, sessions, csrf_token
+):
     url = f"/members/{members['Clean Start Services']}"
-    page = text(post_profile(client, csrf_token, url, name="greenspace growers"), 400)
-    assert field_errors(page, "name") == ["Another member is called 'Greenspace Growers'"]
+    page = pages.text(post_profile(client, csrf_token, url, name="greenspace growers"), 400)
+    assert pages.field_errors(page, "name") == ["Another member is called 'Greenspace Growers'"]
     with sessions() as s:
         assert s.get(Member, members["Clean Start Services"]).name == "Clean Start Services"
 
 
 def test_editing_a_profile_re_matches_the_member(
-    client, coordinator, members, notices, sessions, csrf_token
+    pages, client, coordinator, members, notices, sessions, csrf_token
 ):
     member_id = members["Clean Start Services"]
     assert END_OF_LEASE in matched_titles(sessions, member_id)
     url = f"/members/{member_id}"
-    page = text(client.get(url))
+    page = pages.text(client.get(url))
     # The form shows the stored profile, lists one item per line.
     assert "office cleaning\nwindow cleaning\nend of tenancy cleaning\ncleaning services" in page
     assert 'id="supported_business" name="supported_business" type="checkbox" value="y"' in page
@@ -190,7 +193,7 @@ def test_editing_a_profile_re_matches_the_member(
 
 
 def test_testing_a_profile_shows_results_and_saves_nothing(
-    client, coordinator, members, notices, sessions, csrf_token
+    pages, client, coordinator, members, notices, sessions, csrf_token
 ):
     member_id = members["Greenspace Growers"]
     with sessions() as s:
@@ -199,7 +202,7 @@ def test_testing_a_profile_shows_results_and_saves_nothing(
             s.execute(select(Match.notice_id, Match.score).where(Match.member_id == member_id))
         )
     url = f"/members/{member_id}"
-    page = text(
+    page = pages.text(
         post_profile(
             client,
             csrf_token,
@@ -234,9 +237,9 @@ def test_testing_a_profile_shows_results_and_saves_nothing(
 
 
 def test_testing_a_new_profile_creates_no_member(
-    client, coordinator, notices, sessions, csrf_token
+    pages, client, coordinator, notices, sessions, csrf_token
 ):
-    page = text(post_profile(client, csrf_token, "/members/new", "test"))
+    page = pages.text(post_profile(client, csrf_token, "/members/new", "test"))
     assert "Test results (nothing saved)" in page
     assert LANDSCAPE in page
     with sessions() as s:
@@ -245,7 +248,7 @@ def test_testing_a_new_profile_creates_no_member(
 
 
 def test_profile_shows_what_was_forwarded_answered_and_bid(
-    client, coordinator, members, notices, sessions
+    pages, client, coordinator, members, notices, sessions
 ):
     member_id = members["Greenspace Growers"]
     now = utcnow()
@@ -285,7 +288,7 @@ def test_profile_shows_what_was_forwarded_answered_and_bid(
         )
         bid.members.append(BidMember(member_id=member_id, role="lead"))
         s.add(bid)
-    page = text(client.get(f"/members/{member_id}"))
+    page = pages.text(client.get(f"/members/{member_id}"))
     history = page[page.index('id="history-heading"') :]
     forwarded = history[history.index("Forwarded to them") : history.index("Their answers")]
     assert LANDSCAPE in forwarded
@@ -298,11 +301,11 @@ def test_profile_shows_what_was_forwarded_answered_and_bid(
 
 
 def test_csv_round_trip_through_the_web(
-    client, coordinator, data_dir, notices, sessions, csrf_token
+    pages, client, coordinator, data_dir, notices, sessions, csrf_token
 ):
-    token = csrf_token(text(client.get("/members/import")))
+    token = csrf_token(client.get("/members/import"))
     upload = (data_dir / "members.csv").read_bytes()
-    page = text(
+    page = pages.text(
         client.post(
             "/members/import",
             data={"file": (io.BytesIO(upload), "members.csv"), "csrf_token": token},
@@ -335,8 +338,8 @@ def test_csv_round_trip_through_the_web(
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    token = csrf_token(text(client.get("/members/import")))
-    page = text(
+    token = csrf_token(client.get("/members/import"))
+    page = pages.text(
         client.post(
             "/members/import",
             data={
@@ -354,7 +357,7 @@ def test_csv_round_trip_through_the_web(
 
 
 def test_csv_import_reports_each_problem_by_line_and_column(
-    client, coordinator, sessions, csrf_token
+    pages, client, coordinator, sessions, csrf_token
 ):
     rows = (
         "name,email,keywords,regions,max_value\n"
@@ -362,8 +365,8 @@ def test_csv_import_reports_each_problem_by_line_and_column(
         "Bad Area,b@bad.example.org,cleaning,Glasgo,\n"
         "Bad Size,c@bad.example.org,cleaning,,lots\n"
     )
-    token = csrf_token(text(client.get("/members/import")))
-    page = text(
+    token = csrf_token(client.get("/members/import"))
+    page = pages.text(
         client.post(
             "/members/import",
             data={"file": (io.BytesIO(rows.encode()), "new.csv"), "csrf_token": token},
@@ -385,26 +388,26 @@ def test_csv_import_reports_each_problem_by_line_and_column(
     ],
 )
 def test_csv_import_refuses_an_unreadable_file(
-    client, coordinator, sessions, csrf_token, content, message
+    pages, client, coordinator, sessions, csrf_token, content, message
 ):
-    token = csrf_token(text(client.get("/members/import")))
-    page = text(
+    token = csrf_token(client.get("/members/import"))
+    page = pages.text(
         client.post(
             "/members/import",
             data={"file": (io.BytesIO(content), "bad.csv"), "csrf_token": token},
         ),
         400,
     )
-    errors = field_errors(page, "file")
+    errors = pages.field_errors(page, "file")
     assert len(errors) == 1 and message in errors[0]
     with sessions() as s:
         assert s.scalar(select(func.count(Member.id))) == 0
 
 
-def test_import_without_a_file_asks_for_one(client, coordinator, csrf_token):
-    token = csrf_token(text(client.get("/members/import")))
-    page = text(client.post("/members/import", data={"csrf_token": token}), 400)
-    assert field_errors(page, "file") == ["Choose a CSV file"]
+def test_import_without_a_file_asks_for_one(pages, client, coordinator, csrf_token):
+    token = csrf_token(client.get("/members/import"))
+    page = pages.text(client.post("/members/import", data={"csrf_token": token}), 400)
+    assert pages.field_errors(page, "file") == ["Choose a CSV file"]
 
 
 def test_saving_without_the_csrf_token_is_refused(client, coordinator, sessions):
@@ -414,15 +417,17 @@ def test_saving_without_the_csrf_token_is_refused(client, coordinator, sessions)
         assert s.scalar(select(func.count(Member.id))) == 0
 
 
-def test_members_pages_are_accessible(client, coordinator, members, notices, csrf_token):
+def test_members_pages_are_accessible(pages, client, coordinator, members, notices, csrf_token):
     member_id = members["Greenspace Growers"]
     for url in ("/members/", "/members/new", f"/members/{member_id}", "/members/import"):
-        assert_accessible(text(client.get(url)))
+        pages.assert_accessible(pages.text(client.get(url)))
     tested = post_profile(
         client, csrf_token, f"/members/{member_id}", "test", name="Greenspace Growers"
     )
-    assert_accessible(text(tested))
-    assert_accessible(text(post_profile(client, csrf_token, "/members/new", name=""), 400))
+    pages.assert_accessible(pages.text(tested))
+    pages.assert_accessible(
+        pages.text(post_profile(client, csrf_token, "/members/new", name=""), 400)
+    )
 
 
 def test_an_unknown_member_is_not_found(client, coordinator):
