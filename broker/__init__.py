@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     from broker import db
     from broker.accounts import views as accounts
+    from broker.bids import views as bids
     from broker.config import ROOT, load_settings
     from broker.dashboard import views as dashboard
     from broker.harvest import views as harvest
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     init_web(app)
     cache.init_app(app)
     # The one list of blueprints: each feature's pages.
-    for feature in (accounts, triage, members, notices, harvest, mail, dashboard, outreach):
+    for feature in (accounts, triage, members, notices, bids, harvest, mail, dashboard, outreach):
         app.register_blueprint(feature.bp)
     return app
 

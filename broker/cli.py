@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from broker.accounts import cli as accounts
+from broker.bids import cli as bids
 from broker.errors import BrokerError
 from broker.harvest import cli as harvest
 from broker.mail import cli as mail
@@ -54,6 +55,7 @@ for command in (
     notices.export,
     matching.match,
     members.members,
+    bids.bids,
     mail.mail,
     accounts.users,
 ):

@@ -130,6 +130,15 @@ class MailSettings:
     digest_weekday: str = "mon"
 
 
+@dataclass(frozen=True)
+class BidsSettings:
+    """[bids]: consortium bids."""
+
+    # Reminders go to task owners this many days before each task is due, and to a bid's
+    # members this many days before the tender deadline; each one once.
+    remind_days: tuple[int, ...] = (7, 2)
+
+
 MAIL_SECURITY = ("none", "starttls", "ssl")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -170,11 +179,12 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    bids: BidsSettings = field(default_factory=BidsSettings)
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     testing: bool = False
 
     def enabled_sources(self) -> list[SourceSettings]:
-        """config.toml's enabled sources; `broker.stored_sources.enabled_sources` adds the
+        """config.toml's enabled sources; `broker.harvest.catalogue.enabled_sources` adds the
         ones admins stored on the Sources page (this module never reads the database)."""
         return [s for s in self.sources.values() if s.enabled]
 
@@ -186,6 +196,7 @@ SECTIONS: dict[str, type] = {
     "harvest": HarvestSettings,
     "scheduler": SchedulerSettings,
     "mail": MailSettings,
+    "bids": BidsSettings,
 }
 
 
@@ -276,6 +287,8 @@ def _build(raw: Mapping[str, Any], where: str) -> Settings:
             raise ConfigError(f"unknown config section or key '{key}' in {where}")
     if "mail" in values:
         _check_mail(values["mail"])
+    if "bids" in values and any(d < 0 or d > 365 for d in values["bids"].remind_days):
+        raise ConfigError("'bids.remind_days' are days before a due date: whole numbers, 0 to 365")
     return Settings(**values)
 
 

@@ -73,7 +73,7 @@ def _json_dumps(value: Any) -> str:
     except TypeError:  # orjson.JSONEncodeError
         # orjson refuses lone surrogates and nesting past 255 levels; json writes both
         # (surrogates as escapes, which SQLite keeps; PostgreSQL's jsonb refuses them, so
-        # harvests make text storable first: broker.source_records.storable).
+        # harvests make text storable first: broker.notices.records.storable).
         return json.dumps(value, default=str)
 
 

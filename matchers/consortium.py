@@ -293,6 +293,12 @@ def coverage(
     best: dict[str, int] = dict.fromkeys(by_id, 0)
     lot_value = {f"lot:{i}": value for i, value in enumerate(_lot_values(notice))}
     lot_value["lot:all"] = notice.value
+    # Where a lot is a place ("Lot 5: Moray"), its partner must work there: the engine
+    # weighs a place among other things, and a strong keyword can outweigh it.
+    lot_places = {
+        f"lot:{i}": places_named(lot.title) & frozenset(sub.regions)
+        for i, (lot, (_need, sub)) in enumerate(zip(notice.lots, lots, strict=False))
+    }
     labels = {need.key: need.label for need in needs}
     for match in matcher.match([sub for _, sub in lots] + work_notices, threshold):
         member, key = match.profile_id, str(match.notice_id)
@@ -302,6 +308,8 @@ def coverage(
             covered[member].add(key)
             continue
         if not _fits_size(by_id[member], lot_value.get(key)):
+            continue
+        if lot_places.get(key) and not any(serves(by_id[member], c) for c in lot_places[key]):
             continue
         covered[member].add(key)
         best[member] = max(best[member], match.score)

@@ -33,6 +33,7 @@ FEATURES = frozenset(
         "mail",
         "accounts",
         "dashboard",
+        "bids",
     }
 )
 # The one list of arrows between features: (from, to) means `from` may use `to`'s services.
@@ -48,6 +49,10 @@ ARROWS = frozenset(
         ("outreach", "members"),  # "Update my profile" saves it as the coordinator's form does
         ("outreach", "matching"),  # ...and re-matches
         ("outreach", "mail"),  # every e-mail goes through the outbox
+        ("bids", "matching"),  # partner suggestions run the engine over the notice's lots
+        ("bids", "triage"),  # starting a bid marks its notice
+        ("bids", "outreach"),  # invitations and reminders are member e-mails with links
+        ("bids", "mail"),  # ...through the outbox
     }
 )
 # Module-level names of Flask's request state that services must not read.

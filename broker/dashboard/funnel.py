@@ -1,4 +1,5 @@
-"""The funnel for funders: harvested, matched, forwarded, interested, bid, won, week by week.
+"""The funnel for funders: harvested, matched, forwarded, interested, bid, submitted, won,
+week by week.
 
 Each stage is counted once per thing, in the week it first happened (a notice's first
 match, its first forward, a member's first "interested" in a notice), so the weeks add
@@ -17,7 +18,7 @@ from sqlalchemy import Date, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from broker.models import MemberResponse, Notice
-from broker.models.bids import Bid
+from broker.models.bids import Bid, BidEvent
 from broker.models.triage import Forward
 
 PERIODS = (4, 12, 26, 52)
@@ -46,7 +47,13 @@ STAGES = (
         "the value counts each notice once",
         ("answer", "answers"),
     ),
-    StageInfo("bid", "Bid", "consortium bids started that week", ("bid", "bids")),
+    StageInfo(
+        "bid",
+        "Bid",
+        "consortium bids started that week; the value is the notice's (or the estimate)",
+        ("bid", "bids"),
+    ),
+    StageInfo("submitted", "Submitted", "consortium bids submitted that week", ("bid", "bids")),
     StageInfo(
         "won",
         "Won",
@@ -205,26 +212,44 @@ def _interested(w: _Window) -> dict[date, tuple[int, float]]:
     }
 
 
+def _bid_value(w: _Window) -> Any:
+    """A bid's value: its notice's in pounds, else the estimate a bid without one gives."""
+    return func.coalesce(w.gbp, Bid.estimated_value)
+
+
 def _bid(w: _Window) -> dict[date, tuple[int, float]]:
     day = w.day(Bid.created_at)
     return _by_day(
         w.session,
-        select(day, func.count(Bid.id), func.sum(w.gbp))
-        .join(Notice, Notice.id == Bid.notice_id)
+        select(day, func.count(Bid.id), func.sum(_bid_value(w)))
+        .outerjoin(Notice, Notice.id == Bid.notice_id)
         .where(w.within(Bid.created_at))
         .group_by(day),
     )
 
 
-def _won(w: _Window) -> dict[date, tuple[int, float]]:
-    day = w.day(Bid.updated_at)
+def _reached(w: _Window, stage: str, value: Any) -> dict[date, tuple[int, float]]:
+    """Bids by the day they first reached `stage` (a bid moves on once; a stage counts it
+    once even if the timeline says it twice)."""
+    first = _first(BidEvent.at, BidEvent.bid_id, where=BidEvent.to_stage == stage)
+    day = w.day(first.c.first)
     return _by_day(
         w.session,
-        select(day, func.count(Bid.id), func.sum(func.coalesce(Bid.value_won, w.gbp)))
-        .join(Notice, Notice.id == Bid.notice_id)
-        .where(Bid.stage == "won", w.within(Bid.updated_at))
+        select(day, func.count(), func.sum(value))
+        .select_from(first)
+        .join(Bid, Bid.id == first.c.bid_id)
+        .outerjoin(Notice, Notice.id == Bid.notice_id)
+        .where(w.within(first.c.first))
         .group_by(day),
     )
+
+
+def _submitted(w: _Window) -> dict[date, tuple[int, float]]:
+    return _reached(w, "submitted", _bid_value(w))
+
+
+def _won(w: _Window) -> dict[date, tuple[int, float]]:
+    return _reached(w, "won", func.coalesce(Bid.value_won, _bid_value(w)))
 
 
 # Each stage's (count, value) per day of the window, by the stage's key.
@@ -234,6 +259,7 @@ DAILY = {
     "forwarded": _forwarded,
     "interested": _interested,
     "bid": _bid,
+    "submitted": _submitted,
     "won": _won,
 }
 
@@ -248,13 +274,21 @@ def _weekly(days: dict[date, tuple[int, float]], weeks: Iterable[date]) -> list[
     return [Week(w, int(c), float(v)) for w, (c, v) in totals.items()]
 
 
-def build(session: Session, now: datetime, weeks: int = DEFAULT_WEEKS) -> Funnel:
-    """The funnel for the last `weeks` weeks, this (partial) week included."""
+def period(now: datetime, weeks: int = DEFAULT_WEEKS) -> tuple[datetime, datetime]:
+    """[start, end) of the last `weeks` whole weeks (Monday to Monday, UTC), this one
+    included."""
     this_week = week_start(now.astimezone(UTC).date())
     first = this_week - timedelta(weeks=weeks - 1)
-    starts = [first + timedelta(weeks=i) for i in range(weeks)]
     start = datetime.combine(first, time(), tzinfo=UTC)
     end = datetime.combine(this_week + timedelta(weeks=1), time(), tzinfo=UTC)
+    return start, end
+
+
+def build(session: Session, now: datetime, weeks: int = DEFAULT_WEEKS) -> Funnel:
+    """The funnel for the last `weeks` weeks, this (partial) week included."""
+    start, end = period(now, weeks)
+    first, this_week = start.date(), (end - timedelta(weeks=1)).date()
+    starts = [first + timedelta(weeks=i) for i in range(weeks)]
     window = _Window(session, start, end)
     return Funnel(
         start=first,

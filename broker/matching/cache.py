@@ -42,6 +42,7 @@ class MatcherCache:
         self._corpus_id: int | None = None
         self.corpus: matchers.CorpusStats | None = None
         self._versions: dict[int, tuple[Any, ...]] = {}
+        self._profiles: dict[int, matchers.Profile] = {}
         self.declines: dict[int, Declines] = {}
 
     def engine(self, profiles: Iterable[matchers.Profile]) -> matchers.Matcher:
@@ -56,21 +57,29 @@ class MatcherCache:
                 self._corpus_id, self.corpus = latest_corpus(session)
                 self._matcher = self.engine(())
                 self._versions.clear()
+                self._profiles.clear()
             current = _member_versions(session)
             changed = [m for m, v in current.items() if self._versions.get(m) != v]
             removed = [m for m in self._versions if m not in current]
             for member_id in removed:
                 self._matcher.remove(str(member_id))
                 self._versions.pop(member_id)
+                self._profiles.pop(member_id, None)
                 self.declines.pop(member_id, None)
             if changed:
                 declines = declines_by_member(session, changed)
                 members = session.scalars(select(Member).where(Member.id.in_(changed)))
                 for member in members:
                     self.declines[member.id] = declines.get(member.id, Declines())
-                    self._matcher.update(profile_for(member, self.declines[member.id]))
+                    profile = profile_for(member, self.declines[member.id])
+                    self._matcher.update(profile)
+                    self._profiles[member.id] = profile
                     self._versions[member.id] = current[member.id]
             return self._matcher
+
+    def profiles(self) -> list[matchers.Profile]:
+        """The profiles in the Matcher, as of the last `matcher()` call (hold the lock)."""
+        return list(self._profiles.values())
 
 
 def _member_versions(session: Session) -> dict[int, tuple[Any, ...]]:

@@ -2,7 +2,7 @@
 
 from broker.db import Base
 from broker.models.accounts import LoginAttempt, User
-from broker.models.bids import Bid, BidMember
+from broker.models.bids import Bid, BidEvent, BidMember, BidReminder, BidTask
 from broker.models.harvest import ConfiguredSource, HarvestRun, RejectedRecord, SourceState
 from broker.models.mail import OutboxMessage
 from broker.models.matching import CorpusSnapshot, Match
@@ -14,7 +14,10 @@ from broker.models.triage import Forward, NoticeAction
 __all__ = [
     "Base",
     "Bid",
+    "BidEvent",
     "BidMember",
+    "BidReminder",
+    "BidTask",
     "ConfiguredSource",
     "CorpusSnapshot",
     "Forward",

@@ -25,6 +25,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The user's bids calendar feed: its secret address is signed with this number, so a
+    # new number revokes the old address. None: no feed.
+    calendar_version: Mapped[int | None] = mapped_column(Integer)
 
     # Flask-Login's user protocol.
     @property

@@ -9,7 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.db import Base, JSONType, UTCDateTime
 
-MESSAGE_KINDS = ("forward", "alert", "digest", "change", "interest")
+MESSAGE_KINDS = (
+    "forward",
+    "alert",
+    "digest",
+    "change",
+    "interest",
+    "bid_invite",
+    "bid_reminder",
+    "bid_change",
+)
 
 
 # queued: waiting (for the first try or a retry); sent: the server accepted it;

@@ -48,7 +48,7 @@ class LinkTampered(LinkError):
 class LinkExpired(LinkError):
     """Raised for a genuine link older than its maximum age; `link` says what it was."""
 
-    def __init__(self, link: MemberLink, signed_at: datetime | None):
+    def __init__(self, link: Any, signed_at: datetime | None):
         super().__init__(f"link for member {link.member_id} expired")
         self.link = link
         self.signed_at = signed_at
@@ -65,6 +65,40 @@ class _ClockedSigner(TimestampSigner):
         return int(self.clock().timestamp())
 
 
+class SignedTokens:
+    """Signed, expiring tokens for links in e-mails, under a salt of their own.
+
+    `read` raises LinkTampered for a token we did not sign, and for a genuine one older
+    than `max_age_days` returns its payload with `expired` set: what to do with an old
+    link (refuse it, or unsubscribe anyway) is the caller's to say.
+    """
+
+    def __init__(
+        self,
+        secret_key: str,
+        salt: str,
+        max_age_days: int,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.max_age_seconds = max_age_days * 86400
+        self._serializer = URLSafeTimedSerializer(
+            secret_key, salt=salt, signer=_ClockedSigner, signer_kwargs={"clock": clock}
+        )
+
+    def dumps(self, payload: Any) -> str:
+        return self._serializer.dumps(payload)
+
+    def read(self, token: str) -> tuple[Any, datetime | None]:
+        """(payload, when it was signed if it has expired, else None)."""
+        try:
+            return self._serializer.loads(token, max_age=self.max_age_seconds), None
+        except SignatureExpired as exc:
+            # The signature was checked before the age: this link is genuine, only old.
+            return self._serializer.load_payload(exc.payload), exc.date_signed
+        except BadSignature:
+            raise LinkTampered("the link's signature does not match") from None
+
+
 class Links:
     """Makes and reads signed member links, as absolute URLs under `base_url`."""
 
@@ -76,11 +110,10 @@ class Links:
         clock: Callable[[], datetime] = utcnow,
     ):
         self.base_url = base_url.rstrip("/")
-        self.max_age_seconds = max_age_days * 86400
         self.max_age_days = max_age_days
-        self._serializer = URLSafeTimedSerializer(
-            secret_key, salt=SALT, signer=_ClockedSigner, signer_kwargs={"clock": clock}
-        )
+        self.secret_key = secret_key
+        self.clock = clock
+        self._tokens = SignedTokens(secret_key, SALT, max_age_days, clock)
 
     def token(self, member_id: int, action: str, notice_id: int | None = None) -> str:
         """A signed token for one member, action and (for answers) notice."""
@@ -91,7 +124,7 @@ class Links:
                 f"a {action!r} link {'needs' if notice_id is None else 'has no'} notice"
             )
         # A short list rather than a dict keeps the links short.
-        return self._serializer.dumps([member_id, notice_id, ACTIONS.index(action)])
+        return self._tokens.dumps([member_id, notice_id, ACTIONS.index(action)])
 
     def url(self, member_id: int, action: str, notice_id: int | None = None) -> str:
         """The absolute URL of a member link."""
@@ -107,15 +140,11 @@ class Links:
 
     def read(self, token: str) -> MemberLink:
         """What a token says; raises LinkTampered or LinkExpired."""
-        try:
-            payload = self._serializer.loads(token, max_age=self.max_age_seconds)
-        except SignatureExpired as exc:
-            # The signature was checked before the age: this link is genuine, only old.
-            link = self._link(self._serializer.load_payload(exc.payload))
-            raise LinkExpired(link, exc.date_signed) from None
-        except BadSignature:
-            raise LinkTampered("the link's signature does not match") from None
-        return self._link(payload)
+        payload, expired_at = self._tokens.read(token)
+        link = self._link(payload)
+        if expired_at is not None:
+            raise LinkExpired(link, expired_at)
+        return link
 
     @staticmethod
     def _link(payload: Any) -> MemberLink:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask
 
+from broker.bids import changes, reminders
 from broker.clock import utcnow
 from broker.db import get_sessions, unit_of_work
 from broker.harvest.catalogue import find_source
@@ -23,6 +26,7 @@ logger = logging.getLogger(__name__)
 # Held while members are told about new matches and changes, so that two harvests
 # finishing together never tell one member the same thing twice.
 TELL_LOCK = "broker-tell-members"
+BID_REMINDERS_LOCK = "broker-bid-reminders"
 
 
 def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool = False) -> None:
@@ -97,7 +101,12 @@ def tell_members(app: Flask) -> alerts.Notified | None:
             logger.info("another process is telling members; leaving it to that one")
             return None
         with unit_of_work(app) as session:
-            notified = alerts.tell_members(session, MailContext.for_app(app), utcnow())
+            context, now = MailContext.for_app(app), utcnow()
+            notified = alerts.tell_members(session, context, now)
+            # A consortium bid's members hear of its notice's changes too.
+            changed = changes.tell_changes(session, context, now)
+    if changed:
+        logger.info("told the members of %d bids that their notice changed", changed)
     logger.info("%s", notified.line())
     return notified
 
@@ -114,6 +123,34 @@ def digest_job(app: Flask, period: str) -> None:
         logger.info(
             "%s digests: %d e-mails to %d members queued", period, told.emails, told.members
         )
+
+
+def bid_reminders_job(
+    app: Flask, clock: Callable[[], datetime] = utcnow
+) -> reminders.Reminded | None:
+    """Queue the reminders of what is due on open bids, each once.
+
+    None when another process is doing it right now; the reminders it leaves are sent
+    at the next run (each is recorded when sent, so none goes twice).
+    """
+    with app.app_context(), exclusive(get_sessions(app).kw["bind"], BID_REMINDERS_LOCK) as acquired:
+        if not acquired:
+            logger.info("another process is sending the bids' reminders")
+            return None
+        try:
+            with unit_of_work(app) as session:
+                reminded = reminders.send_due(
+                    session,
+                    MailContext.for_app(app),
+                    app.config["SETTINGS"].bids.remind_days,
+                    clock(),
+                )
+        except Exception:  # the scheduler must survive it; the next run sends what is due
+            logger.exception("the bids' reminders failed")
+            return None
+    if reminded.reminders:
+        logger.info("bids: %s", reminded.line())
+    return reminded
 
 
 def send_mail_job(app: Flask) -> None:

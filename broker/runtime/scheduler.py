@@ -32,6 +32,7 @@ SCHEDULER_LOCK = "broker-scheduler"
 SYNC_INTERVAL = timedelta(minutes=1)
 SYNC_JOB = "sources:sync"
 HARVEST_PREFIX = "harvest:"
+BID_REMINDERS_JOB = "bids:remind"
 
 
 def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
@@ -77,6 +78,17 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
         )
         # Digests only when mail goes out: queued unsent, they would pile up stale.
         add_digest_jobs(scheduler, app, settings)
+        # Reminders are sent once each whenever they run; hourly, so a restart or a
+        # reminder day reached overnight waits at most an hour.
+        scheduler.add_job(
+            jobs.bid_reminders_job,
+            "interval",
+            hours=1,
+            args=[app],
+            id=BID_REMINDERS_JOB,
+            name="remind bids' members and owners of what is due",
+            next_run_time=utcnow() + FIRST_RUN_DELAY,
+        )
     # `broker.mail.kick` finds it here to send freshly queued mail at once.
     app.extensions["broker.scheduler"] = scheduler
     return scheduler

@@ -13,7 +13,6 @@ from broker.matching.cache import MatcherCache
 from broker.matching.inputs import Declines, notice_for, profile_for
 from broker.matching.store import refresh_match_summary
 from broker.models import Match, Member, Notice
-from broker.models.bids import Bid, BidMember
 from broker.models.triage import Forward, NoticeAction
 
 DISMISS_REASONS = (
@@ -132,31 +131,9 @@ def add_member(
     return match
 
 
-def start_bid(
-    session: Session,
-    notice: Notice,
-    member_ids: list[int],
-    lead_id: int | None,
-    model: str,
-    user_id: int | None,
-    now: datetime,
-) -> Bid:
-    """Start a consortium bid for a notice with the chosen members."""
-    bid = Bid(
-        notice_id=notice.id,
-        title=notice.title[:300],
-        model=model,
-        stage="forming",
-        created_by=user_id,
-        created_at=now,
-        updated_at=now,
-    )
-    for member_id in dict.fromkeys(member_ids):
-        bid.members.append(
-            BidMember(member_id=member_id, role="lead" if member_id == lead_id else "partner")
-        )
-    session.add(bid)
+def mark_bid(
+    session: Session, notice: Notice, user_id: int | None, now: datetime, detail: str
+) -> None:
+    """Note that members are bidding for a notice: its status, and its log."""
     _set_status(notice, "bid", now)
-    record(session, notice, user_id, "start_bid", f"{len(bid.members)} members", now)
-    session.flush()
-    return bid
+    record(session, notice, user_id, "start_bid", detail, now)

@@ -17,6 +17,7 @@ from broker.db import get_session, unit_of_work
 from broker.formatting import SOURCE_NAMES, days_left, london, money, source_name
 from broker.matching.cache import get_cache
 from broker.models import Match, Member, Notice
+from broker.models.bids import MODEL_LABELS
 from broker.outreach import forwards
 from broker.outreach.compose import MailContext
 from broker.triage import actions, notice_page, queue
@@ -25,11 +26,6 @@ from broker.web.forms import CheckboxesField, choices
 
 bp = Blueprint("triage", __name__)
 
-BID_MODEL_LABELS = {
-    "managing_agent": "Managing agent (the network bids for its members)",
-    "lead_contractor": "Lead contractor with subcontractors",
-    "joint_entity": "A new joint entity",
-}
 STATUS_CHOICES = [
     ("open", "Open (new and forwarded)"),
     ("new", "New"),
@@ -107,10 +103,10 @@ class AddMemberForm(FlaskForm):
 
 
 class BidForm(FlaskForm):
-    members = CheckboxesField("Members in the consortium", coerce=int)
-    lead = SelectField("Lead member", coerce=int, validators=[Optional()])
+    """Start a consortium bid (the bids pages take it from there)."""
+
     model = SelectField(
-        "Consortium model", choices=choices(BID_MODEL_LABELS.items()), default="lead_contractor"
+        "Consortium model", choices=choices(MODEL_LABELS.items()), default="lead_contractor"
     )
 
 
@@ -262,10 +258,6 @@ def _action_forms(notice: Notice, matches: list[Match]):
     add = AddMemberForm(prefix="add")
     add.listed = frozenset(listed)
     bid = BidForm(prefix="bid")
-    bid.members.choices = choices((m.member_id, m.member.name) for m in matches)
-    bid.lead.choices = choices(
-        [(0, "Decide later")] + [(m.member_id, m.member.name) for m in matches]
-    )
     return {"forward": forward, "dismiss": dismiss, "add": add, "bid": bid}
 
 
@@ -285,7 +277,7 @@ def _render_notice(notice: Notice, forms=None, matches=None, status: int = 200):
         now=utcnow(),
         cpv_label=matchers.cpv_label,
         region_label=matchers.region_label,
-        bid_models=BID_MODEL_LABELS,
+        bid_models=MODEL_LABELS,
     ), status
 
 
@@ -374,19 +366,3 @@ def add_member(notice_id: int):
         return f"Added {member.name}."
 
     return _act(notice, "add", do)
-
-
-@bp.post("/notices/<int:notice_id>/bid")
-def start_bid(notice_id: int):
-    """Start a consortium bid with the chosen members."""
-    notice = _notice_or_404(notice_id)
-
-    def do(form: BidForm, session) -> str:
-        chosen = form.members.data or []
-        if len(chosen) < 2:
-            raise actions.TriageError("A consortium needs at least two members.")
-        lead = form.lead.data or None
-        actions.start_bid(session, notice, chosen, lead, form.model.data, current_user.id, utcnow())
-        return f"Consortium bid started with {len(chosen)} members."
-
-    return _act(notice, "bid", do)

@@ -73,6 +73,7 @@ NAV = (
     ("triage.index", "Triage", False),
     ("members.index", "Members", False),
     ("notices.new", "Add a notice", False),
+    ("bids.index", "Bids", False),
     ("harvest.index", "Sources", False),
     ("mail.index", "Outbox", False),
     ("dashboard.index", "Dashboard", False),

@@ -20,7 +20,17 @@ from broker.models.accounts import User
 # Blueprints whose pages anyone may open (members' signed links); and single public
 # endpoints.
 PUBLIC_BLUEPRINTS = frozenset({"outreach"})
-PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "accounts.login",
+        "static",
+        # A bid's members open their links without logging in; a calendar program reads
+        # a coordinator's feed by its secret address.
+        "bids.member_link",
+        "bids.member_task",
+        "bids.calendar_feed",
+    }
+)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -1,4 +1,4 @@
-"""Fixtures for the broker's tests: reading its pages."""
+"""Fixtures for the broker's tests: reading its pages, and the warm matcher."""
 
 from __future__ import annotations
 
@@ -74,3 +74,11 @@ class Pages:
 @pytest.fixture
 def pages() -> Pages:
     return Pages()
+
+
+@pytest.fixture
+def cache(app):
+    """The app's warm matcher, as the pages and jobs use it."""
+    from broker.matching.cache import get_cache
+
+    return get_cache(app)

@@ -114,3 +114,64 @@ def test_upgrading_to_0006_notes_when_stored_notices_were_first_matched(tmp_path
         firsts = dict(s.execute(select(Notice.title, Notice.first_matched_at)).all())
     assert firsts == {"Matched": early, "Not": None}
     engine.dispose()
+
+
+def test_upgrading_to_0008_keeps_bids_and_their_members_and_dates_their_stages(tmp_path):
+    """0008 copies the bids table on SQLite (its notice becomes optional): the members of
+    each bid must survive it, and a bid already won is counted as won when it was."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'bids.sqlite3'}")
+    migrate.upgrade(engine, "0007")
+    started, won = datetime(2026, 9, 1, 8), datetime(2026, 10, 20, 16)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO notices (id, title, description, cpv, regions, notice_type, reserved,"
+                " community_benefits, lots, primary_source, first_seen_at, updated_at,"
+                " triage_status, match_count)"
+                " VALUES (1, 'Grounds maintenance', '', '[]', '[]', 'tender', 0, 0, '[]', 'pcs',"
+                " :t, :t, 'bid', 0)"
+            ),
+            {"t": started},
+        )
+        for member_id, name in ((1, "Greenspace Growers"), (2, "Clean Start Services")):
+            conn.execute(
+                text(
+                    "INSERT INTO members (id, name, emails, description, keywords, exclude, cpv,"
+                    " regions, supported_business, vcse, sme, frequency, active, created_at,"
+                    " updated_at, profile_changed_at)"
+                    " VALUES (:id, :name, '[]', '', '[]', '[]', '[]', '[]', 0, 1, 1, 'weekly', 1,"
+                    " :t, :t, :t)"
+                ),
+                {"id": member_id, "name": name, "t": started},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO bids (id, notice_id, title, model, stage, note, value_won, created_at,"
+                " updated_at) VALUES (1, 1, 'Grounds maintenance', 'lead_contractor', 'won', '',"
+                " 120000, :started, :won)"
+            ),
+            {"started": started, "won": won},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO bid_members (bid_id, member_id, role) VALUES (1, 1, 'lead'),"
+                " (1, 2, 'partner')"
+            )
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        members = conn.execute(
+            text("SELECT member_id, role, status FROM bid_members ORDER BY member_id")
+        ).all()
+        assert members == [(1, "lead", "added"), (2, "partner", "added")]
+        events = conn.execute(
+            text("SELECT kind, from_stage, to_stage, at FROM bid_events ORDER BY at")
+        ).all()
+        assert [e[:3] for e in events] == [
+            ("created", None, "forming"),
+            ("stage", "forming", "won"),
+        ]
+        assert events[1][3] == won.isoformat(sep=" ")
+        # A bid may now be formed before its notice is known.
+        conn.execute(text("UPDATE bids SET notice_id = NULL WHERE id = 1"))
+    engine.dispose()

@@ -8,8 +8,9 @@ is a real SQLite file copied from the migrated template and, when
 BROKER_TEST_POSTGRES_URL is set, a PostgreSQL database of its own (dropped at the end).
 It holds the recorded April 2019 PCS notices, imported through `broker import` with
 their deadlines moved into the future so the open queue shows them, the members from
-tests/data/members.csv (`broker members import`) plus one care-equipment supplier, a
-coordinator and an admin.
+tests/data/members.csv (`broker members import`) plus a care-equipment supplier, a
+laundry and two tree-care members (for the consortium bid test), a coordinator and an
+admin.
 
 Tests share the server, so each one changes only notices and members of its own
 (see the names below) and they pass in any order.
@@ -75,6 +76,10 @@ CLEAN_START = "Clean Start Services"
 SHARED_WHEELS = "Shared Wheels Transport"
 CARE = "Care Equipment Supplies"
 LAUNDRY = "Bright Laundry Co-operative"  # matches nothing; added by hand, answers by e-mail
+# A consortium bid for the forestry framework's two regional lots (test_bids.py).
+FORESTRY = "Forestry and Arboriculture Services Framework Agreement"
+LOTHIAN_TREES = "Lothian Tree Care"
+WEST_LOTHIAN_WOODS = "West Lothian Woodlands"
 
 
 def _missing(reason: str) -> None:
@@ -175,6 +180,10 @@ def _stock(app: Any, tmp: Path) -> None:
         "name,email,keywords,regions,supported_business\n"
         f"{CARE},orders@careequip.example.org,medical aids;community equipment,Fife,yes\n"
         f"{LAUNDRY},hello@brightlaundry.example.org,commercial laundry,Glasgow City,yes\n"
+        f"{LOTHIAN_TREES},bids@lothiantrees.example.org,arboriculture;tree surgery;forestry,"
+        "City of Edinburgh;East Lothian;Midlothian;Fife;Scottish Borders,no\n"
+        f"{WEST_LOTHIAN_WOODS},office@wlwoodlands.example.org,arboriculture;forestry;tree felling,"
+        "West Lothian,yes\n"
     )
     run("members", "import", str(care))
     run("import", str(DATA / PCS_2019))

@@ -11,6 +11,9 @@ import pytest
 
 from .conftest import GREENSPACE, LANDSCAPE, LiveServer
 
+# A notice of the accessibility checks' own: a bid is started on it.
+RHODODENDRONS = "Rhododendron Removal and Eradication, Eilean na Muice Duibhe SSSI, SAC, SPA"
+
 # Fail on these axe impacts; report the others.
 FAILING = {"serious", "critical"}
 NARROW = 320
@@ -60,6 +63,24 @@ def _outbox(live: LiveServer) -> str:
     return "/outbox/"
 
 
+def _bid(live: LiveServer) -> str:
+    """A bid's page, started once on a notice no other test uses."""
+    from sqlalchemy import select
+
+    from broker.bids import forming
+    from broker.clock import utcnow
+    from broker.models import Notice
+    from broker.models.bids import Bid
+
+    with live.sessions.begin() as s:
+        notice = s.get(Notice, live.notice_id(RHODODENDRONS))
+        bid = s.scalar(select(Bid).where(Bid.notice_id == notice.id))
+        if bid is None:
+            details = forming.BidDetails(title=notice.title, note="Removal over two seasons.")
+            bid = forming.start_bid(s, details, None, utcnow(), notice)
+        return f"/bids/{bid.id}"
+
+
 def _extracted_notice(page) -> None:
     page.get_by_label("Web address or text of the notice").fill(
         "Subject: Quick Quote - Grounds maintenance, Dalmuir Park\n"
@@ -94,6 +115,9 @@ PAGES = {
     ),
     "source": Page(lambda live: "/sources/pcs", role="admin"),
     "dashboard": Page(lambda live: "/dashboard/"),
+    "bids": Page(lambda live: "/bids/"),
+    "bids-new": Page(lambda live: "/bids/new"),
+    "bid": Page(_bid),
     "users": Page(lambda live: "/users/", role="admin"),
     "outbox": Page(_outbox, role="admin"),
 }

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from broker.clock import utcnow
 from broker.dashboard.funnel import build, week_start
 from broker.formatting import money
-from broker.models import Bid, Forward, Match, Member, MemberResponse, Notice
+from broker.models import Bid, BidEvent, Forward, Match, Member, MemberResponse, Notice
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 
@@ -96,6 +96,19 @@ def activity(cli_runner, data_dir, sessions):
                 ),
             ]
         )
+        s.flush()
+        won, _preparing, lost = s.scalars(select(Bid).order_by(Bid.id))
+        # The stages they reached, and when: the funnel reads the bids' timelines.
+        s.add_all(
+            [
+                BidEvent(bid_id=won.id, at=earlier, kind="stage", to_stage="submitted"),
+                BidEvent(bid_id=won.id, at=lately, kind="stage", to_stage="won"),
+                BidEvent(bid_id=lost.id, at=lately, kind="stage", to_stage="submitted"),
+                # Recorded twice (say, by hand and by an import): still one bid submitted.
+                BidEvent(bid_id=lost.id, at=lately, kind="stage", to_stage="submitted"),
+                BidEvent(bid_id=lost.id, at=lately, kind="stage", to_stage="lost"),
+            ]
+        )
         new = [n for n in notices if n not in old]
         return {
             "harvested": {last_week: (11, pounds(old)), this_week: (len(new), pounds(new))},
@@ -109,6 +122,7 @@ def activity(cli_runner, data_dir, sessions):
             "forwarded": {last_week: (1, 120_000.0), this_week: (1, 80_000.0)},
             "interested": {last_week: (1, 120_000.0), this_week: (1, 0.0)},
             "bid": {last_week: (2, 200_000.0), this_week: (1, 80_000.0)},
+            "submitted": {last_week: (1, 120_000.0), this_week: (1, 80_000.0)},
             "won": {last_week: (0, 0.0), this_week: (1, 50_000.0)},
         }
 
@@ -136,6 +150,7 @@ def test_funnel_counts_and_values_match_the_activity(pages, client, coordinator,
         ("Forwarded", "forwarded"),
         ("Interested", "interested"),
         ("Bid", "bid"),
+        ("Submitted", "submitted"),
         ("Won", "won"),
     ]:
         count = sum(c for c, _v in activity[stage].values())
@@ -155,7 +170,7 @@ def test_funnel_counts_and_values_match_the_activity(pages, client, coordinator,
 def test_charts_are_labelled_svg_with_their_numbers_in_tables(pages, client, coordinator, activity):
     page = pages.text(client.get("/dashboard/"))
     charts = re.findall(r'<svg class="chart-svg"[^>]*>', page)
-    assert len(charts) == 1 + 6 * 2  # the totals, and per stage a count and a £ chart
+    assert len(charts) == 1 + 7 * 2  # the totals, and per stage a count and a £ chart
     for chart in charts:
         ids = re.search(r'aria-labelledby="([\w-]+)-title ([\w-]+)-desc"', chart)
         assert ids and 'role="img"' in chart
@@ -164,7 +179,7 @@ def test_charts_are_labelled_svg_with_their_numbers_in_tables(pages, client, coo
     assert "Harvested: how many each week" in page
     assert re.search(r'<desc id="chart-bid-count-desc">3 in the 12 weeks from', page)
     # Money bars are hatched, not just a different colour, and a key says so.
-    assert page.count('fill="url(#chart-hatch)"') >= 6 * 12
+    assert page.count('fill="url(#chart-hatch)"') >= 7 * 12
     assert '<pattern id="chart-hatch"' in page
     assert "Hatched bars: value in £" in page
     assert "<summary>Harvested week by week, as a table</summary>" in page

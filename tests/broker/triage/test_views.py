@@ -237,32 +237,25 @@ def test_adding_a_member_by_hand_explains_the_fit(pages, client, coordinator, st
     assert "Added by hand" in page
 
 
-def test_start_a_consortium_bid(client, coordinator, stocked, csrf_token):
+def test_start_a_consortium_bid(pages, client, coordinator, stocked, csrf_token):
     nid = notice_id(stocked, LANDSCAPE)
-    with stocked() as s:
-        rows = s.execute(select(Member.id, Member.name).order_by(Member.id)).all()
-    members = [member_id for member_id, _name in rows]
     url = f"/notices/{nid}"
-    for _member_id, name in rows[:2]:
-        client.post(
-            f"{url}/members",
-            data={"add-member": name, "csrf_token": form_token(client, url, csrf_token)},
-        )
+    page = pages.text(client.get(url))
+    assert f'action="/bids/start/{nid}"' in page
+    assert '<label for="bid-model">Consortium model</label>' in page
     response = client.post(
-        f"{url}/bid",
-        data={
-            "bid-members": members[:2],
-            "bid-lead": members[0],
-            "bid-model": "lead_contractor",
-            "csrf_token": form_token(client, url, csrf_token),
-        },
+        f"/bids/start/{nid}",
+        data={"bid-model": "managing_agent", "bid-csrf_token": form_token(client, url, csrf_token)},
     )
     assert response.status_code == 302
     with stocked() as s:
         bid = s.scalars(select(Bid)).one()
-        roles = {m.member_id: m.role for m in bid.members}
-        assert roles == {members[0]: "lead", members[1]: "partner"}
+        assert (bid.notice_id, bid.model, bid.stage) == (nid, "managing_agent", "forming")
+        assert response.headers["Location"].endswith(f"/bids/{bid.id}")
         assert s.get(Notice, nid).triage_status == "bid"
+    # The notice page lists the bid, linked to its page.
+    page = pages.text(client.get(url))
+    assert f'<a href="/bids/{bid.id}">Bid “{bid.title}”</a>: forming' in page
 
 
 def test_notice_text_is_escaped_never_run(pages, client, coordinator, stocked, sessions):
