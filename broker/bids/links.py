@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from broker.clock import utcnow
-from broker.outreach.links import LinkExpired, Links, LinkTampered, SignedTokens
+from broker.outreach.links import Links, LinkTampered, SignedTokens
 
 SALT = "sen-broker.bid-link"
 ACTIONS = ("join", "decline", "page")
@@ -49,11 +49,7 @@ class BidLinks:
 
     def read(self, token: str) -> BidLink:
         """What a token says; raises LinkTampered or LinkExpired."""
-        payload, expired_at = self._tokens.read(token)
-        link = self._link(payload)
-        if expired_at is not None:
-            raise LinkExpired(link, expired_at)
-        return link
+        return self._tokens.open(token, self._link)
 
     @staticmethod
     def _link(payload: Any) -> BidLink:

@@ -111,17 +111,31 @@ def queue_member_reminder(
     now: datetime,
 ) -> int:
     """Remind a member of what is due, with the link to their page for the bid."""
-    member = place.member
     subject = f"Reminder: {due[0].what} is due {due[0].due} — {bid.title}"
+    return _queue_to_member(session, "bid_reminder", bid, place, subject, context, now, due=due)
+
+
+def _queue_to_member(
+    session: Session,
+    kind: str,
+    bid: Bid,
+    place: BidMember,
+    subject: str,
+    context: MailContext,
+    now: datetime,
+    **extra: object,
+) -> int:
+    """A bid e-mail to a member of it, with the link to their own page for the bid."""
+    member = place.member
     why = f"you are in this consortium bid with {context.network_name}."
     parts = render(
-        "bid_reminder",
+        kind,
         **email_context(context, member, why, subject),
         bid=brief(bid, now, place),
-        due=due,
         page_url=BidLinks(context.links).url(member.id, bid.id, "page"),
+        **extra,
     )
-    return queue_email(session, "bid_reminder", member, subject, parts, context, now, bid.notice_id)
+    return queue_email(session, kind, member, subject, parts, context, now, bid.notice_id)
 
 
 def queue_user_reminder(
@@ -163,18 +177,11 @@ def queue_change(
     now: datetime,
 ) -> int:
     """Tell a member of the bid that its notice was amended or cancelled."""
-    member = place.member
     lead = "Cancelled" if any(c.startswith("The buyer cancelled") for c in changes) else "Changed"
     subject = f"{lead}: the notice for your bid “{bid.title}”"
-    why = f"you are in this consortium bid with {context.network_name}."
-    parts = render(
-        "bid_change",
-        **email_context(context, member, why, subject),
-        bid=brief(bid, now, place),
-        changes=changes,
-        page_url=BidLinks(context.links).url(member.id, bid.id, "page"),
+    return _queue_to_member(
+        session, "bid_change", bid, place, subject, context, now, changes=changes
     )
-    return queue_email(session, "bid_change", member, subject, parts, context, now, bid.notice_id)
 
 
 def due_words(day, now: datetime) -> tuple[str, str]:

@@ -43,6 +43,7 @@ from broker.models import Member, Notice, User
 from broker.models.bids import MODEL_LABELS, Bid, BidMember, BidTask
 from broker.outreach.compose import MailContext, can_email
 from broker.outreach.links import LinkExpired, LinkTampered, base_url
+from broker.web.errors import bad_link
 from broker.web.forms import choices
 
 bp = Blueprint("bids", __name__, url_prefix="/bids")
@@ -507,31 +508,19 @@ def note(bid_id: int):
 # --- the members' own pages ------------------------------------------------------------------
 
 
-def _bad_link(reason: str, status: int, **context):
-    mail = current_app.config["SETTINGS"].mail
-    return render_template(
-        "outreach/bad_link.html",
-        reason=reason,
-        network_name=mail.network_name,
-        contact=mail.reply_to or mail.from_address,
-        max_age_days=mail.link_max_age_days,
-        **context,
-    ), status
-
-
 def _open(token: str):
     """The link's bid and the member's place in it, or the page to show instead."""
     links = BidLinks(MailContext.for_app(current_app).links)
     try:
         link = links.read(token)
     except LinkExpired as exc:
-        return None, _bad_link("expired", 410, signed_at=exc.signed_at)
+        return None, bad_link("expired", 410, signed_at=exc.signed_at)
     except LinkTampered:
-        return None, _bad_link("tampered", 400)
+        return None, bad_link("tampered", 400)
     session = get_session()
     place = session.get(BidMember, (link.bid_id, link.member_id))
     if place is None:
-        return None, _bad_link("gone", 410)
+        return None, bad_link("gone", 410)
     return (link, place), None
 
 

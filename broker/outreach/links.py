@@ -88,6 +88,15 @@ class SignedTokens:
     def dumps(self, payload: Any) -> str:
         return self._serializer.dumps(payload)
 
+    def open(self, token: str, parse: Callable[[Any], Any]) -> Any:
+        """What a token says, as `parse` reads its payload; raises LinkTampered, or
+        LinkExpired (with what it said) for a genuine one that is too old."""
+        payload, expired_at = self.read(token)
+        link = parse(payload)
+        if expired_at is not None:
+            raise LinkExpired(link, expired_at)
+        return link
+
     def read(self, token: str) -> tuple[Any, datetime | None]:
         """(payload, when it was signed if it has expired, else None)."""
         try:
@@ -140,11 +149,7 @@ class Links:
 
     def read(self, token: str) -> MemberLink:
         """What a token says; raises LinkTampered or LinkExpired."""
-        payload, expired_at = self._tokens.read(token)
-        link = self._link(payload)
-        if expired_at is not None:
-            raise LinkExpired(link, expired_at)
-        return link
+        return self._tokens.open(token, self._link)
 
     @staticmethod
     def _link(payload: Any) -> MemberLink:

@@ -26,6 +26,7 @@ from broker.outreach import answers
 from broker.outreach.compose import MailContext
 from broker.outreach.links import LinkExpired, LinkTampered, MemberLink, for_app
 from broker.outreach.opportunities import flags, summarise, value_text, where
+from broker.web.errors import bad_link
 from broker.web.forms import choices
 from broker.web.security import csrf
 
@@ -60,26 +61,13 @@ class MemberProfileForm(ProfileForm):
     resubscribe = BooleanField("Send us e-mails again")
 
 
-def _bad_link(reason: str, status: int, **context):
-    """A friendly page (never the error page) saying what went wrong and what to do."""
-    mail = current_app.config["SETTINGS"].mail
-    return render_template(
-        "outreach/bad_link.html",
-        reason=reason,
-        network_name=mail.network_name,
-        contact=mail.reply_to or mail.from_address,
-        max_age_days=mail.link_max_age_days,
-        **context,
-    ), status
-
-
 @bp.errorhandler(CSRFError)
 def _form_expired(_exc: CSRFError):
     """A form sent without its token (cookies off, or the page kept open for days);
     but a link that doesn't work is the thing to explain first."""
     token = (request.view_args or {}).get("token", "")
     _opened, problem = _open(token)
-    return problem if problem is not None else _bad_link("form_expired", 400)
+    return problem if problem is not None else bad_link("form_expired", 400)
 
 
 def _open(token: str):
@@ -90,15 +78,15 @@ def _open(token: str):
         # An old unsubscribe link still unsubscribes: it was ours, and stopping mail
         # that someone no longer wants is never the wrong thing to do.
         if exc.link.action != "unsubscribe":
-            return None, _bad_link("expired", 410, signed_at=exc.signed_at)
+            return None, bad_link("expired", 410, signed_at=exc.signed_at)
         link = exc.link
     except LinkTampered:
-        return None, _bad_link("tampered", 400)
+        return None, bad_link("tampered", 400)
     session = get_session()
     member = session.get(Member, link.member_id)
     notice = session.get(Notice, link.notice_id) if link.notice_id is not None else None
     if member is None or (link.notice_id is not None and notice is None):
-        return None, _bad_link("gone", 410)
+        return None, bad_link("gone", 410)
     return (link, member, notice), None
 
 
@@ -233,11 +221,11 @@ def one_click(token: str):
         return problem
     link, member, notice = opened
     if link.action != "unsubscribe":
-        return _bad_link("tampered", 400)
+        return bad_link("tampered", 400)
     if request.method == "GET":
         return _unsubscribe(token, link, member, notice)
     if request.form.get("List-Unsubscribe") != "One-Click":
-        return _bad_link("not_one_click", 400)
+        return bad_link("not_one_click", 400)
     with unit_of_work() as session:
         answers.unsubscribe(session, member, utcnow())
     return _page("unsubscribed.html", link, member, notice)
