@@ -33,6 +33,10 @@ class MatchConfig:
     # Words of a phrase scattered further apart than the phrase length plus this.
     phrase_window_slack: int = 3
     scattered_phrase_factor: float = 0.75
+    # A word in at least this share of the CPV labels ("services", "equipment") or of the
+    # notices ("support", "supply") is generic: alone, it never makes a match.
+    generic_label_share: float = 0.02
+    generic_notice_share: float = 0.1
     # Fuzzy word matching: edits allowed by word length (none below fuzzy_min_length).
     fuzzy_min_length: int = 6
     fuzzy_two_edits_length: int = 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -17,11 +18,11 @@ from .finder import fields_of, find
 from .fuzzy import WordBuckets
 from .index import KeywordIndex, coverage_needs
 from .keywords import Phrase, compile_phrase, expand_to_cpv, phrase_key, weigh
-from .labels import lexicon
+from .labels import label_index, lexicon
 from .members import MemberIndex, Roster
 from .results import MatchRows
 from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
-from .text import stem_word
+from .text import is_acronym_stem, stem_word
 from .types import Match, Notice, Profile
 from .vocab import Vocabulary
 
@@ -74,8 +75,18 @@ class Matcher:
     def _rarity(self, stem: str) -> float:
         v = self._idf.get(stem)
         if v is None:
-            v = self._idf[stem] = self.corpus.idf(stem)
+            # An acronym is as rare as its letters folded ("NHS" as "nhs"); one whose
+            # letters make a function word ("IT") is counted nowhere, so it is rare.
+            v = self._idf[stem] = self.corpus.idf(stem.lower())
         return v
+
+    def _generic(self, stem: str) -> bool:
+        """Is a stem too common to make a match alone (in many labels, or many notices)?"""
+        if is_acronym_stem(stem):
+            return False
+        c = self.config
+        common = -math.log(c.generic_notice_share) if c.generic_notice_share > 0 else -math.inf
+        return label_index().share(stem) >= c.generic_label_share or self._rarity(stem) <= common
 
     def _phrase(self, text: str) -> int | None:
         key = phrase_key(text)
@@ -94,7 +105,7 @@ class Matcher:
                 ((s, s) for v in phrase.variants for s, _ in v if s not in phrase.stems),
                 fuzzy=False,
             )
-            weigh(phrase, self._rarity, vocab.stem_id)
+            weigh(phrase, self._rarity, vocab.stem_id, self._generic)
             typos = {
                 s: self._label_typos(w) for w, s in zip(phrase.words, phrase.stems, strict=True)
             }
@@ -109,6 +120,8 @@ class Matcher:
 
     def _label_typos(self, word: str) -> set[str]:
         """Stems of the CPV-label words `word` may be a misspelling of (memoised)."""
+        if is_acronym_stem(word):
+            return set()
         found = self._typos.get(word)
         if found is None:
             found = self._typos[word] = {stem_word(w) for w, _ in self._label_words.near(word)}
@@ -244,4 +257,3 @@ class Matcher:
             part.notice += start
             parts.append(part)
         return concat(parts)
-

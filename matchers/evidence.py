@@ -17,6 +17,7 @@ class TextHit:
     words: tuple[str, ...]
     field: int = 0  # the field's place in the notice: title, description, then lots
     grid: int = 0  # strength on scoring's integer grid, for ranking as scoring does
+    missing: tuple[str, ...] = ()  # the keyword's words not found (a partial match)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,18 +48,22 @@ def text_hits(snapshot: Snapshot, notices: Sequence[Notice]) -> list[dict[int, T
     out: list[dict[int, TextHit]] = [{} for _ in notices]
     first = np.searchsorted(fields.notice, np.arange(len(notices)))
     words = found.words or []
+    missing = found.missing or []
     # Ranked as scoring ranks them: by strength on the integer grid, then field.
     grid = np.rint(found.strength * SCALE).astype(np.int64).tolist()
-    for n, k, s, q, f, w in zip(
+    for n, k, s, q, f, w, x in zip(
         found.notice.tolist(),
         found.phrase.tolist(),
         found.strength.tolist(),
         grid,
         found.field.tolist(),
         words,
+        missing,
         strict=True,
     ):
-        out[n][k] = TextHit(s, KINDS[fields.kind[f]], int(fields.lot[f]), w, f - int(first[n]), q)
+        out[n][k] = TextHit(
+            s, KINDS[fields.kind[f]], int(fields.lot[f]), w, f - int(first[n]), q, x
+        )
     return out
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .keywords import Phrase
+from .keywords import ACRONYM, GENERIC, Phrase, Reading
 
 # Shares are sums of floats: leave a margin so rounding never hides a candidate.
 _MARGIN = 1e-9
@@ -32,11 +32,17 @@ class KeywordIndex:
     ):
         self.n_stems = n_stems
         self.n_phrases = len(phrases)
+        self.phrases = phrases
         rd_phrase: list[int] = []
         rd_len: list[int] = []
+        rd_every: list[bool] = []
+        rd_telling: list[bool] = []
         tk_stem: list[int] = []
         tk_share: list[float] = []
         tk_weight: list[float] = []
+        tk_kind: list[int] = []
+        tk_link: list[int] = []
+        tk_words: list[int] = []
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).
@@ -44,30 +50,47 @@ class KeywordIndex:
         self.kind_level = np.array([levels.index(n) for n in needs], np.int64)
         opens: list[tuple[int, int, int, bool, int]] = []
         for pid in sorted(live):
-            for reading in phrases[pid].readings:
+            phrase = phrases[pid]
+            for reading, variant in zip(phrase.readings, phrase.variants, strict=True):
                 r = len(rd_phrase)
                 rd_phrase.append(pid)
                 rd_len.append(len(reading))
-                for sid, share, weight in reading:
+                rd_every.append(phrase.every)
+                rd_telling.append(any(not t[3] & GENERIC for t in reading))
+                for (sid, share, weight, kind, link), (_, idx) in zip(
+                    reading, variant, strict=True
+                ):
                     tk_stem.append(sid)
                     tk_share.append(share)
                     tk_weight.append(weight)
+                    tk_kind.append(kind)
+                    tk_link.append(link)
+                    tk_words.append(sum(1 << i for i in idx))
                 for level, need in enumerate(levels):
-                    for sid in _opening(reading, need):
+                    for sid in _opening(reading, need, phrase.every):
                         # Alone, the opening stem may fall short: then some other word
                         # of the reading must be there too (see `others`).
-                        alone = sum(x for t, x, _ in reading if t == sid)
+                        alone = sum(t[1] for t in reading if t[0] == sid) >= need - _MARGIN
+                        alone &= _one_is_enough(reading, sid, phrase.every)
                         others = 0
-                        for t, _, _ in reading:
-                            if t != sid:
-                                others |= 1 << (t % MASK_BITS)
-                        opens.append((level, sid, r, alone >= need - _MARGIN, others))
+                        for t in reading:
+                            if t[0] != sid:
+                                others |= 1 << (t[0] % MASK_BITS)
+                        opens.append((level, sid, r, alone, others))
         self.rd_phrase = np.array(rd_phrase, np.int64)
         self.rd_len = np.array(rd_len, np.int64)
         self.rd_start = np.concatenate(([0], np.cumsum(self.rd_len)[:-1])).astype(np.int64)
+        # Every token needed (words bound by a relation, or only generic words); and
+        # whether the reading has a distinguishing (not generic) token at all.
+        self.rd_every = np.array(rd_every, bool)
+        self.rd_telling = np.array(rd_telling, bool)
         self.tk_stem = np.array(tk_stem, np.int64)
         self.tk_share = np.array(tk_share, np.float64)
         self.tk_weight = np.array(tk_weight, np.float64)
+        self.tk_acronym = (np.array(tk_kind, np.int64) & ACRONYM) != 0
+        self.tk_telling = (np.array(tk_kind, np.int64) & GENERIC) == 0
+        self.tk_link = np.array(tk_link, np.int64)
+        self.tk_words = tk_words  # bit i: the token stands for the phrase's word i
         self.n_readings = len(rd_phrase)
         opens = sorted(set(opens))
         keys = np.array([o[0] * n_stems + o[1] for o in opens], np.int64)
@@ -102,16 +125,38 @@ def coverage_needs(
     return needs
 
 
-def _opening(reading: Sequence[tuple[int, float, float]], min_coverage: float) -> list[int]:
-    """Stems of the tokens that open a reading: the heaviest, until the rest fall short."""
-    order = sorted(range(len(reading)), key=lambda i: -reading[i][1])
-    rest = sum(reading[i][1] for i in order)
-    out: list[int] = []
+def _one_is_enough(reading: Reading, sid: int, every: bool) -> bool:
+    """Can this stem alone meet the reading's other needs (its acronyms, every word)?"""
+    if every:
+        return all(t[0] == sid for t in reading)
+    return all(t[0] == sid for t in reading if t[3] & ACRONYM)
+
+
+def _opening(reading: Reading, min_coverage: float, every: bool) -> list[int]:
+    """Stems of the tokens that open a reading: enough that a match always holds one.
+
+    A match holds every acronym (so the rarest opens), or every word (the rarest
+    opens), or else enough of the phrase: the heaviest tokens open it until the rest
+    fall short. A generic word never matches alone, so where one of those would
+    open the reading, every distinguishing token opens it instead.
+    """
     if math.isinf(min_coverage):
-        return out
-    for i in order:
+        return []
+    by_weight = sorted(range(len(reading)), key=lambda i: (-reading[i][1], i))
+    acronyms = [i for i in by_weight if reading[i][3] & ACRONYM]
+    if acronyms:
+        return [reading[acronyms[0]][0]]
+    if every:
+        return [reading[by_weight[0]][0]]
+    rest = sum(reading[i][1] for i in by_weight)
+    out: list[int] = []
+    for i in by_weight:
         if rest < min_coverage - _MARGIN:
             break
-        out.append(reading[i][0])
+        out.append(i)
         rest -= reading[i][1]
-    return out
+    if any(reading[i][3] & GENERIC for i in out):
+        telling = [i for i in by_weight if not reading[i][3] & GENERIC]
+        out = [i for i in out if not reading[i][3] & GENERIC]
+        out += [i for i in telling if i not in out]
+    return list(dict.fromkeys(reading[i][0] for i in out))

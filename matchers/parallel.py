@@ -69,19 +69,20 @@ def run(
     finally:
         _JOB = None
     parts = []
-    for (a, _), (scored, words, expansions) in zip(shards, results, strict=True):
+    for (a, _), (scored, words, expansions, tokens) in zip(shards, results, strict=True):
         scored.notice += a
         parts.append(scored)
         # The parent keeps what the workers learnt, so its next batch starts warm.
-        matcher._vocab.merge(words, expansions)
+        matcher._vocab.merge(words, expansions, tokens)
     return concat(parts)
 
 
-def _shard(bounds: tuple[int, int]) -> tuple[Scored, list[str], dict[int, dict[int, float]]]:
-    """In a worker: score one shard, and hand back the words learnt on the way."""
+def _shard(
+    bounds: tuple[int, int],
+) -> tuple[Scored, list[str], dict[int, dict[int, float]], list[str]]:
+    """In a worker: score one shard, and hand back the words and tokens learnt on the way."""
     assert _JOB is not None
     matcher, notices, limit, wanted = _JOB
-    first = len(matcher._vocab.words)
+    first, first_token = len(matcher._vocab.words), len(matcher._vocab.tokens)
     scored = matcher._score(notices[bounds[0] : bounds[1]], limit, wanted)
-    words, expansions = matcher._vocab.export(first)
-    return scored, words, expansions
+    return (scored, *matcher._vocab.export(first, first_token))

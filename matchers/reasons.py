@@ -18,8 +18,12 @@ def _where(hit: TextHit, lots: tuple[Lot, ...]) -> str:
 
 
 def keyword_reason(keyword: str, hit: TextHit, lots: tuple[Lot, ...] = ()) -> str:
-    """keyword "grounds maintenance" ≈ "ground maintenance" (title)."""
+    """keyword "grounds maintenance" ≈ "ground maintenance" (title); a partial match says so:
+    keyword "office cleaning" in part: "cleaning" only, not "office" (title)."""
     found = " ".join(hit.words)
+    if hit.missing:
+        lacking = " or ".join(f'"{w}"' for w in hit.missing)
+        return f'keyword "{keyword}" in part: "{found}" only, not {lacking} ({_where(hit, lots)})'
     return f'keyword "{keyword}" ≈ "{found}" ({_where(hit, lots)})'
 
 
