@@ -154,6 +154,8 @@ def find(
         np.where(prev_con < tok - 1, FREE, -1),
     )
     t_rels = np.cumsum(is_rel)[tok]
+    # Content words between the last relation before the word and the word itself.
+    t_after = np.where(prev_rel >= 0, cc[tok] - 1 - cc[np.maximum(prev_rel, 0)], len(tids))
 
     # Each such word -> the stems it stands for, with similarity; an acronym -> its own.
     n_exp = a.exp_count[t_word]
@@ -167,13 +169,14 @@ def find(
     e_pos = per_stem(t_pos)
     e_gap = per_stem(t_gap)
     e_rels = per_stem(t_rels)
+    e_after = per_stem(t_after)
     e_stem = np.concatenate((a.exp_stem[rows].astype(INDEX), acro[tok[ac]]))
     e_sim = np.concatenate((a.exp_sim[rows], np.ones(len(ac))))
     if len(e_stem) and e_stem.max() >= index.n_stems:
         # Stems registered after this index was built belong to phrases it doesn't hold.
         keep = e_stem < index.n_stems
         e_field, e_pos, e_stem, e_sim = e_field[keep], e_pos[keep], e_stem[keep], e_sim[keep]
-        e_gap, e_rels = e_gap[keep], e_rels[keep]
+        e_gap, e_rels, e_after = e_gap[keep], e_rels[keep], e_after[keep]
     if len(e_stem) == 0:
         return _empty()
 
@@ -187,6 +190,7 @@ def find(
     occ_sim = e_sim[order]
     occ_gap = e_gap[order]
     occ_rels = e_rels[order]
+    occ_after = e_after[order]
     g_start = group_starts(key)
     g_key = key[g_start]
     g_count = np.diff(np.append(g_start, len(key)))
@@ -261,7 +265,9 @@ def find(
         limit = index.rd_len[c_read[runs]] - 1 + c.phrase_window_slack
         scattered = runs[span > limit]
         coverage[scattered] *= c.scattered_phrase_factor
-        bad = _out_of_order(f_cand, f_row, occ_pos[occ], occ_gap[occ], occ_rels[occ], index)
+        bad = _out_of_order(
+            f_cand, f_row, occ_pos[occ], occ_gap[occ], occ_rels[occ], occ_after[occ], index
+        )
         kept[bad] = False
         if detail:
             begins = group_starts(f_cand)
@@ -377,15 +383,22 @@ def _out_of_order(
     pos: np.ndarray,
     gap: np.ndarray,
     rels: np.ndarray,
+    after: np.ndarray,
     index: KeywordIndex,
 ) -> np.ndarray:
     """Candidates whose words, as found, stand in another relation than the keyword's.
 
-    For two neighbouring tokens of a reading found at positions pa, pb: a compound
-    ("adult learning") is broken by a relation between its words in their own order
-    ("adults with learning disabilities"); words a relation binds ("care at home")
-    need it before the second ("care and support at home"), or else must make the
-    compound the other way round ("home care").
+    For two neighbouring tokens a, b of a reading, found at positions pa and pb:
+
+    - a compound ("adult learning", head last) is broken by a relation between its
+      words in their own order ("adults with learning disabilities"); the other way
+      round it holds only read through a relation whose object it is, at most one
+      word after it ("maintenance of the grounds", "care at home" for "home care",
+      "support for people with their job search"; "development of a North West
+      skills plan" is not "skills development"), or as a verb and its object when
+      the head is one ("cleaning windows", "cleaning the office windows");
+    - words a relation binds ("care at home") need it before the second ("care and
+      support at home"), or else make the compound the other way round ("home care").
     """
     if len(f_cand) < 2:
         return np.zeros(0, INDEX)
@@ -393,9 +406,14 @@ def _out_of_order(
     pair = (f_cand[a] == f_cand[b]) & (f_row[a] + 1 == f_row[b])
     link = index.tk_link[f_row[a]]
     pa, pb = pos[a], pos[b]
-    broken = (link == COMPOUND) & (pa < pb) & (rels[b] > rels[a])
+    compound = link == COMPOUND
+    forward = pa < pb
+    backward = pb < pa
+    through = (rels[a] > rels[b]) & (after[a] <= 1)
+    verb = index.tk_verb[f_row[b]] & (pa - pb <= 2)
+    broken = compound & ((forward & (rels[b] > rels[a])) | (backward & ~(through | verb)))
     bound = link > FREE
-    kept = ((pa < pb) & (gap[b] == link)) | ((pb + 1 == pa) & (gap[a] == -1))
+    kept = (forward & (gap[b] == link)) | ((pb + 1 == pa) & (gap[a] == -1))
     bad = pair & (broken | (bound & ~kept))
     return f_cand[a][bad]
 

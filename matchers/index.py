@@ -43,6 +43,7 @@ class KeywordIndex:
         tk_kind: list[int] = []
         tk_link: list[int] = []
         tk_words: list[int] = []
+        tk_verb: list[bool] = []
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).
@@ -66,6 +67,8 @@ class KeywordIndex:
                     tk_kind.append(kind)
                     tk_link.append(link)
                     tk_words.append(sum(1 << i for i in idx))
+                    # A head ending in -ing can take its object after it ("cleaning windows").
+                    tk_verb.append(phrase.words[idx[-1]].endswith("ing"))
                 for level, need in enumerate(levels):
                     for sid in _opening(reading, need, phrase.every):
                         # Alone, the opening stem may fall short: then some other word
@@ -91,6 +94,7 @@ class KeywordIndex:
         self.tk_telling = (np.array(tk_kind, np.int64) & GENERIC) == 0
         self.tk_link = np.array(tk_link, np.int64)
         self.tk_words = tk_words  # bit i: the token stands for the phrase's word i
+        self.tk_verb = np.array(tk_verb, bool)
         self.n_readings = len(rd_phrase)
         opens = sorted(set(opens))
         keys = np.array([o[0] * n_stems + o[1] for o in opens], np.int64)

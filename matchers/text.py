@@ -29,20 +29,21 @@ STOPWORDS = frozenset([
 ])
 # fmt: on
 
-# How a function word between two content words binds them. Articles say nothing, and
-# "and"/"or" join words that can come in any order ("painting and decorating"). Every
-# other function word relates the words ("care at home" is not a "care home"); the
-# locative ones say the same thing, so they stand for each other ("care in the home").
+# How a function word between two content words binds them. A preposition relates
+# them ("care at home" is not a "care home"); the locative ones say the same thing, so
+# they stand for each other ("care in the home"). Any other function word binds
+# nothing ("painting and decorating" = "decorating and painting").
 FREE = 1
-_TRANSPARENT = frozenset(["a", "an", "the", "and", "or", "nor", "etc"])
+# fmt: off
+_PREPOSITIONS = ("about", "above", "after", "at", "by", "for", "from", "into", "of", "on",
+                 "over", "per", "through", "to", "under", "until", "upon", "via", "with",
+                 "without")
+# fmt: on
 _SAME = {"in": "at", "within": "at"}
-RELATIONS: dict[str, int] = {}
-for _w in sorted(STOPWORDS - _TRANSPARENT):
-    if _w not in _SAME:
-        RELATIONS[_w] = len(RELATIONS) + 2
+RELATIONS: dict[str, int] = {w: i + 2 for i, w in enumerate(_PREPOSITIONS)}
 for _w, _as in _SAME.items():
     RELATIONS[_w] = RELATIONS[_as]
-RELATION_NAMES = {v: k for k, v in sorted(RELATIONS.items(), reverse=True)}
+RELATION_NAMES = {v: k for k, v in RELATIONS.items() if k not in _SAME}
 
 
 def relation(word: str) -> int:
