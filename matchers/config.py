@@ -19,8 +19,11 @@ class MatchConfig:
     # How much each kind of evidence can contribute (0..1) before they are combined.
     keyword_weight: float = 1.0
     cpv_weight: float = 1.0
-    # Keyword evidence that none of the notice's own CPV codes backs up counts this much.
+    # Keyword evidence that none of the notice's own CPV codes backs up counts this much;
+    # where the keyword reaches CPV codes itself, the notice's codes contradict it, and it
+    # counts less: a title match scores 30, kept for triage but never worth an e-mail.
     unbacked_keyword_factor: float = 0.5
+    contradicted_keyword_factor: float = 0.3
     # Extra credit for a second, third... matching keyword, capped at this much.
     extra_keyword_weight: float = 0.3
     extra_keyword_cap: float = 0.15

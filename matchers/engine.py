@@ -131,6 +131,11 @@ class Matcher:
         """Add a profile, or replace the one with the same id (only its own parts are rebuilt)."""
         self._members.update(profile, self._phrase)
 
+    def keyword_codes(self, keyword: str) -> dict[str, float]:
+        """CPV codes a keyword reaches through the official labels, with strength 0..1."""
+        pid = self._phrase(keyword)
+        return {} if pid is None else dict(self._phrases[pid].codes)
+
     def remove(self, profile_id: str) -> None:
         """Forget a profile; its phrases stay cached for the next profile that uses them."""
         self._members.remove(profile_id)
@@ -248,6 +253,7 @@ class Matcher:
                 fields,
                 snap.roster,
                 snap.derived,
+                snap.index.coded,
                 self._keys,
                 self.config,
                 limit,

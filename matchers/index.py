@@ -33,6 +33,8 @@ class KeywordIndex:
         self.n_stems = n_stems
         self.n_phrases = len(phrases)
         self.phrases = phrases
+        # Per phrase: does it reach CPV codes through the labels?
+        self.coded = np.array([bool(p.codes) for p in phrases], bool)
         rd_phrase: list[int] = []
         rd_len: list[int] = []
         rd_every: list[bool] = []

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from .cpv import labels
-from .text import content_words, is_acronym, keyword_words, stem_word
+from .text import FREE, content_words, is_acronym, keyword_words, stem_word
 
 ACRONYM, GENERIC = 1, 2  # token kinds, as keywords.py hands them over
+# A word in this share of the labels names a kind of thing, not the thing ("services",
+# "work", "equipment", "systems"); MatchConfig.generic_label_share says the same.
+GENERIC_LABEL_SHARE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,7 @@ class LabelIndex:
     size: int
     label_sets: dict[str, frozenset[str]]
     totals: dict[str, float]  # summed IDF of each label's stems
+    heads: dict[str, frozenset[str]]  # what each label is about (see _heads)
 
     def weight(self, stem: str) -> float:
         """IDF of a stem over the labels; a stem no label uses counts as rarest."""
@@ -39,6 +43,29 @@ def _label_stems(label: str) -> tuple[str, ...]:
     stems = [stem_word(w) for w in content_words(label)]
     stems += [w for w, rel in keyword_words(label) if rel == 0 and is_acronym(w)]
     return tuple(dict.fromkeys(stems))
+
+
+def _heads(label: str, generic: set[str]) -> frozenset[str]:
+    """The stems a label is about: the last telling word of each of its coordinated
+    parts, before any preposition.
+
+    "Repair and maintenance services of catering equipment" is about repair (and
+    maintenance, too generic to say so), not catering; "Print shop software
+    development services" is about development; "Printing and distribution services"
+    about printing and distribution.
+    """
+    parts: list[list[str]] = [[]]
+    for w, rel in keyword_words(label):
+        if rel > FREE:
+            break
+        if rel == FREE:
+            if parts[-1]:
+                parts.append([])
+            continue
+        stem = w if is_acronym(w) else stem_word(w)
+        if stem not in generic:
+            parts[-1].append(stem)
+    return frozenset(p[-1] for p in parts if p)
 
 
 @cache
@@ -58,6 +85,8 @@ def label_index() -> LabelIndex:
     # words of a label carry its meaning.
     idf = {s: math.log((n + 1) / (len(codes) + 0.5)) for s, codes in postings.items()}
     totals = {code: sum(idf[s] for s in st) for code, st in stems.items()}
+    generic = {s for s, codes in postings.items() if len(codes) >= GENERIC_LABEL_SHARE * n}
+    heads = {code: _heads(label, generic) for code, label in labels().items()}
     return LabelIndex(
         stems,
         {s: frozenset(c) for s, c in postings.items()},
@@ -66,6 +95,7 @@ def label_index() -> LabelIndex:
         n,
         {code: frozenset(st) for code, st in stems.items()},
         totals,
+        heads,
     )
 
 
@@ -85,7 +115,9 @@ def codes_for_phrase(
     share of the label (by IDF) that the phrase explains, so "cleaning" fits
     "Cleaning services" far better than "Sewage, refuse, cleaning and environmental
     services". As in text, a label must hold the phrase's acronyms and one of its
-    distinguishing words; `every` word, for a phrase whose words are bound.
+    distinguishing words; `every` word, for a phrase whose words are bound. And the
+    phrase must name what the label is about, not only what it is for: "catering"
+    does not reach "Repair and maintenance services of catering equipment".
     """
     index = label_index()
     idf = index.idf
@@ -118,6 +150,9 @@ def codes_for_phrase(
                 elif kind & ACRONYM or every:
                     missing = True
             if covered < 0.5 or missing or (distinguishing and not telling):
+                continue
+            heads = index.heads[code]
+            if heads and heads.isdisjoint(explained):
                 continue
             # Summed in a fixed order: the same floats in every process.
             label_share = sum(idf[s] for s in sorted(explained)) / index.totals[code]

@@ -4,7 +4,9 @@ For each notice and member with any evidence:
 
 - keyword evidence is the member's best phrase, plus a little for each further
   one (`extra_keyword_weight`, capped at `extra_keyword_cap`); when the notice has
-  CPV codes and none backs the member up, it counts `unbacked_keyword_factor`;
+  CPV codes and none backs the member up, it counts `unbacked_keyword_factor`, or
+  `contradicted_keyword_factor` where the best phrase reaches CPV codes of its own
+  (the codes then say the notice is about something else);
 - relevance combines it with the best CPV evidence: 1 - (1 - kw) * (1 - cpv);
 - the score is relevance times the fit factors (place, size, reserved, feedback),
   in 0..100; an exclusion found strongly enough vetoes the pair.
@@ -67,6 +69,7 @@ class Scratch:
         cells = rows * members
         self.best = np.zeros(cells, np.int64)
         self.total = np.zeros(cells, np.int64)
+        self.coded = np.zeros(cells, np.int64)  # the best of the phrases reaching codes
         self.code = np.zeros(cells, np.float64)
         self.touched = np.zeros(cells, bool)
         self.veto = np.zeros(cells, bool)
@@ -83,13 +86,17 @@ def score_chunk(
     fields: Fields,
     roster: Roster,
     derived: CodeIndex,
+    coded: np.ndarray,
     keys: Keys,
     config: MatchConfig,
     limit: float | None,
     wanted: np.ndarray | None,
     scratch: Scratch,
 ) -> Scored:
-    """Score a chunk of notices (their text evidence is `found`) against the roster."""
+    """Score a chunk of notices (their text evidence is `found`) against the roster.
+
+    `coded` says, per phrase, whether it reaches CPV codes through the labels.
+    """
     c = config
     m_count = roster.size
     facts = facts_of(notices, keys)
@@ -122,6 +129,8 @@ def score_chunk(
     k_q = np.repeat(np.rint(found.strength * SCALE).astype(np.int64), n_users)
     np.maximum.at(scratch.best, k_cell, k_q)
     np.add.at(scratch.total, k_cell, k_q)
+    k_coded = np.repeat(coded[found.phrase], n_users)
+    np.maximum.at(scratch.coded, k_cell[k_coded], k_q[k_coded])
     scratch.touched[k_cell] = True
 
     # CPV evidence, worked out once per distinct set of codes (and group of members).
@@ -166,10 +175,12 @@ def score_chunk(
     cells = np.flatnonzero(scratch.touched[: n * m_count])
     best = scratch.best[cells]
     total = scratch.total[cells]
+    best_coded = scratch.coded[cells]
     code = scratch.code[cells]
     veto = scratch.veto[cells]
     scratch.best[cells] = 0
     scratch.total[cells] = 0
+    scratch.coded[cells] = 0
     scratch.code[c_cell] = 0.0
     scratch.touched[cells] = False
     scratch.veto[x_cell] = False
@@ -183,7 +194,12 @@ def score_chunk(
     # back up is often an aside ("...including landscaping").
     codes_known = np.array([len(s) > 0 for s in facts.sets], bool)
     unbacked = codes_known[facts.code_set[ni]] & (code == 0.0)
-    kw = np.where(unbacked, kw * c.unbacked_keyword_factor, kw)
+    against = (best_coded == best) & (best > 0)
+    kw = np.where(
+        unbacked,
+        kw * np.where(against, c.contradicted_keyword_factor, c.unbacked_keyword_factor),
+        kw,
+    )
     relevance = 1.0 - (1.0 - kw) * (1.0 - c.cpv_weight * code)
     keep = relevance > 0.0
     if limit is not None:
