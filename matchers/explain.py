@@ -20,7 +20,7 @@ from .fit import NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
 from .index import KeywordIndex
 from .keywords import Phrase
 from .members import Member, Roster
-from .reasons import code_reason, keyword_reason
+from .reasons import against_reason, code_reason, keyword_reason, lot_name
 from .regions import notice_regions
 from .scoring import SCALE
 from .types import Notice, Reason
@@ -76,6 +76,7 @@ class NoticeEvidence:
         "explicit",
         "facts",
         "hits",
+        "main_code",
         "notice",
         "regions",
         "sizes",
@@ -87,6 +88,7 @@ class NoticeEvidence:
         codes = keys.code_sets[keys.codes(notice)]
         self.notice = notice
         self.hits = hits
+        self.main_code = codes[0][0] if codes else None
         found = snapshot.code_hits.get(codes)
         if found is None:
             if len(snapshot.code_hits) > 10_000:
@@ -103,7 +105,7 @@ class NoticeEvidence:
         # Sentences shared by the notice's matches: per phrase, per CPV hit.
         self.written: dict[int, Reason] = {}
         self.codes: dict[tuple[CodeHit, str | None], Reason] = {}
-        self.sizes: dict[tuple[float | None, float | None, float | None], Reason | None] = {}
+        self.sizes: dict[tuple[float | None, int, float | None, float | None], Reason | None] = {}
 
     def keyword(self, text: str, k: int) -> Reason:
         """The keyword reason for phrase k."""
@@ -114,12 +116,26 @@ class NoticeEvidence:
             )
         return r
 
+    def against(self, keyword: str) -> Reason:
+        """The notice's main CPV code does not fit this keyword."""
+        return Reason("cpv", against_reason(self.main_code or "", keyword))
+
     def code(self, hit: CodeHit, label: str | None) -> Reason:
         """The CPV reason for a hit (through a keyword, or the member's own code)."""
         r = self.codes.get((hit, label))
         if r is None:
             r = self.codes[(hit, label)] = Reason("cpv", code_reason(hit, label))
         return r
+
+
+def contradicted(snapshot: Snapshot, m: Member, hits: dict[int, TextHit]) -> int | None:
+    """The member's best phrase, if it reaches CPV codes of its own (scoring then counts
+    it `contradicted_keyword_factor`, as none of the notice's codes is near them)."""
+    found = [k for k in m.keywords if k in hits]
+    top = max(hits[k].grid for k in found)
+    best = sorted((hits[k].field, k) for k in found if hits[k].grid == top)
+    coded = [k for _, k in best if snapshot.phrases[k].codes]
+    return coded[0] if coded else None
 
 
 class Block:
@@ -150,14 +166,28 @@ def best_keyword(member: Member, hits: dict[int, TextHit]) -> int | None:
     return min(found)[2] if found else None
 
 
-def value_used(notice: Notice, member: Member, hits: dict[int, TextHit]) -> float | None:
-    """The notice's value, or that of the lot holding the member's best keyword."""
+def size_used(
+    notice: Notice, member: Member, hits: dict[int, TextHit], config: MatchConfig
+) -> tuple[float | None, int]:
+    """(value, lot number or 0) that decides size, as scoring chooses it (_lot_values):
+    the lot holding the member's best keyword, else the lot that fits best, else the
+    notice."""
+    valued = [i for i, lot in enumerate(notice.lots, 1) if lot.value is not None]
+    if not valued:
+        return notice.value, 0
     k = best_keyword(member, hits)
     if k is not None and hits[k].lot:
         lot_value = notice.lots[hits[k].lot - 1].value
-        if lot_value is not None:
-            return lot_value
-    return notice.value
+        return (notice.value, 0) if lot_value is None else (lot_value, hits[k].lot)
+    p = member.profile
+    best = max(
+        valued,
+        key=lambda i: (
+            value_fit(notice.lots[i - 1].value, p.min_value, p.max_value, config)[0],
+            -i,
+        ),
+    )
+    return notice.lots[best - 1].value, best
 
 
 def veto(snapshot: Snapshot, notice: Notice, hits: dict[int, TextHit], slot: int) -> Reason | None:
@@ -203,6 +233,10 @@ def reasons(snapshot: Snapshot, ev: NoticeEvidence, slot: int) -> tuple[Reason, 
     hit, label = code_hit(snapshot, ev, m)
     if hit is not None:
         out.append(ev.code(hit, label))
+    elif ev.main_code is not None and found:
+        against = contradicted(snapshot, m, hits)
+        if against is not None:
+            out.append(ev.against(phrases[against].text))
     places = snapshot.place_reasons
     key = (ev.regions, slot)
     fit = places.get(key)
@@ -211,12 +245,12 @@ def reasons(snapshot: Snapshot, ev: NoticeEvidence, slot: int) -> tuple[Reason, 
             places.clear()
         fit = places[key] = place_fit(ev.regions, m.areas, c)
     state, _, place = fit
-    value = value_used(notice, m, hits)
+    value, lot = size_used(notice, m, hits, c)
     p = m.profile
-    size = ev.sizes.get((value, p.min_value, p.max_value), 0)
+    size = ev.sizes.get((value, lot, p.min_value, p.max_value), 0)
     if size == 0:
-        size = ev.sizes[(value, p.min_value, p.max_value)] = value_fit(
-            value, p.min_value, p.max_value, c
+        size = ev.sizes[(value, lot, p.min_value, p.max_value)] = value_fit(
+            value, p.min_value, p.max_value, c, lot_name(notice.lots, lot) if lot else None
         )[1]
     extra = (place, size, reserved_fit(notice.reserved, p.supported_business, c)[1])
     out += [r for r in extra if r is not None]
