@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from .config import MatchConfig
 from .corpus import CorpusStats
 from .errors import ProfileError
 from .evidence import CodeIndex
-from .explain import NoticeEvidence, Snapshot, reasons, text_hits, veto
+from .explain import Evidence, Snapshot, explain_pairs, veto
 from .facts import Keys
 from .finder import fields_of, find
 from .fuzzy import WordBuckets
@@ -22,9 +22,20 @@ from .labels import label_index, lexicon
 from .members import MemberIndex, Roster
 from .results import MatchRows
 from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
-from .text import is_acronym_stem, stem_word
+from .text import TRANSACTION_WORDS, is_acronym_stem, stem_word
 from .types import Match, Notice, Profile
 from .vocab import Vocabulary
+
+_TRANSACTION = frozenset(stem_word(w) for w in TRANSACTION_WORDS)
+# Notices scored and written together when streaming JSON lines.
+JSONL_SLICE = 2_000
+
+
+def _text_rank(phrases: list[Phrase]) -> np.ndarray:
+    """Phrase id -> the place of its text in sorted order."""
+    rank = np.empty(len(phrases), np.int64)
+    rank[sorted(range(len(phrases)), key=lambda i: phrases[i].text)] = np.arange(len(phrases))
+    return rank
 
 
 class Matcher:
@@ -84,6 +95,8 @@ class Matcher:
         """Is a stem too common to make a match alone (in many labels, or many notices)?"""
         if is_acronym_stem(stem):
             return False
+        if stem in _TRANSACTION:
+            return True
         c = self.config
         common = -math.log(c.generic_notice_share) if c.generic_notice_share > 0 else -math.inf
         return label_index().share(stem) >= c.generic_label_share or self._rarity(stem) <= common
@@ -110,7 +123,11 @@ class Matcher:
                 s: self._label_typos(w) for w, s in zip(phrase.words, phrase.stems, strict=True)
             }
             expand_to_cpv(
-                phrase, typos, self.config.label_min_strength, self.config.cpv_supplies_factor
+                phrase,
+                typos,
+                self.config.label_min_strength,
+                self.config.cpv_supplies_factor,
+                self.config.cpv_min_common_digits,
             )
             for code, strength in phrase.codes.items():
                 self._derived.add(pid, code, strength)
@@ -167,6 +184,7 @@ class Matcher:
                 self._phrases,
                 self._derived,
                 self._vocab,
+                _text_rank(self._phrases),
             )
             self._snapshot_version = self._members.version
             self._scratch = None
@@ -211,6 +229,26 @@ class Matcher:
         """
         return self.rows(notices, threshold, profile_ids).matches()
 
+    def jsonl(self, notices: Sequence[Notice], threshold: float | None = None) -> Iterator[str]:
+        """The matches as JSON lines (see MatchRows.jsonl), streamed a slice at a time.
+
+        A big batch is scored and written by forked processes, slice by slice and in
+        order, so neither the matches nor their reasons are ever held whole.
+        """
+        limit = self.config.notify_threshold if threshold is None else threshold
+        notices = notices if isinstance(notices, list | tuple) else list(notices)
+        step = JSONL_SLICE
+        count = -(-len(notices) // step)
+
+        def write(i: int) -> str:
+            return "".join(self.rows(notices[i * step : (i + 1) * step], limit).jsonl())
+
+        workers = parallel.workers_for(len(notices), self.config)
+        if workers > 1:
+            self._state()
+            self._vocab.arrays()
+        yield from parallel.pieces(write, count, workers)
+
     def explain(self, notice: Notice, profile_id: str) -> Match:
         """One pair, scored whatever the result, with every reason (vetoes included)."""
         snap = self._state()
@@ -222,15 +260,13 @@ class Matcher:
         scored = self._score([notice], None, wanted)
         if len(scored.score) == 0:
             return Match(profile_id, notice.id, 0, ())
-        hits = text_hits(snap, [notice])[0]
+        ev = Evidence(snap, [notice])
         if scored.vetoed[0]:
-            reason = veto(snap, notice, hits, slot)
+            reason = veto(snap, ev, 0, slot)
             return Match(profile_id, notice.id, 0, (reason,) if reason else ())
+        pair = np.zeros(1, np.int64), np.full(1, slot, np.int64)
         return Match(
-            profile_id,
-            notice.id,
-            int(scored.score[0]),
-            reasons(snap, NoticeEvidence(snap, notice, hits), slot),
+            profile_id, notice.id, int(scored.score[0]), explain_pairs(snap, [notice], *pair, ev)[0]
         )
 
     def _score(

@@ -1,22 +1,27 @@
-"""Reasons for a scored pair, written from the same evidence that scored it.
+"""Reasons for scored pairs, written from the same evidence that scored them.
 
-Reasons are only written when someone reads them: a large batch yields millions
-of matches and few are shown. The notices' text evidence is found again (with the
-words behind each hit) for a block of notices at a time, on the first read.
+Reasons are written only when read, and then for a block of notices at once: a big
+batch yields millions of matches. The block's text evidence is found again, with the
+words behind each hit, and every pair asked for is explained from shared arrays:
+each pair's reasons are ids, one column per kind (its keywords, CPV evidence, place,
+size, reserved status), and pairs with the same ids share one tuple. A keyword's
+sentence is written once per notice; CPV, place and size sentences once per
+snapshot. `Matcher.explain` goes through the same code for one pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import INDEX, group_starts, ragged
 from .config import MatchConfig
 from .evidence import CodeHit, CodeIndex, TextHit
 from .facts import Keys
 from .finder import KINDS, fields_of, find
-from .fit import NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
+from .fit import UNKNOWN, NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
 from .index import KeywordIndex
 from .keywords import Phrase
 from .members import Member, Roster
@@ -25,6 +30,43 @@ from .regions import notice_regions
 from .scoring import SCALE
 from .types import Notice, Reason
 from .vocab import Vocabulary
+
+# Keyword reasons shown per pair, and the weakest worth showing.
+SHOWN = 3
+FAINT = 0.05
+# Columns of a pair's reason ids, in the order they are shown.
+_CODE, _PLACE, _SIZE, _RESERVED = SHOWN, SHOWN + 1, SHOWN + 2, SHOWN + 3
+_COLUMNS = SHOWN + 4
+LOCAL = 1 << 40  # ids from here on are a block's keyword sentences (LOCAL + found row)
+
+
+class Sentences:
+    """Reasons shared across notices (CPV, place, size), by id and by what they say."""
+
+    LIMIT = 200_000  # sentences kept before starting afresh (between blocks only)
+
+    def __init__(self) -> None:
+        self.items: list[Reason] = []
+        self._ids: dict[object, int] = {}
+        self.codes: dict[tuple[tuple[str, int], ...], np.ndarray] = {}  # codes -> id by slot
+        self.places: dict[tuple[frozenset[str], int], tuple[str, int]] = {}
+
+    def id(self, key: object, make: Callable[[], Reason | None]) -> int:
+        """The id of the sentence `key` names, written by `make` the first time (-1: none)."""
+        found = self._ids.get(key)
+        if found is None:
+            reason = make()
+            found = -1
+            if reason is not None:
+                found = len(self.items)
+                self.items.append(reason)
+            self._ids[key] = found
+        return found
+
+    def trim(self) -> None:
+        """Start afresh if the caches have grown too big."""
+        if len(self.items) + len(self._ids) + len(self.places) > self.LIMIT:
+            self.__init__()  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,223 +79,364 @@ class Snapshot:
     phrases: list[Phrase]  # append-only: later phrases are never read through this index
     derived: CodeIndex
     vocab: Vocabulary  # grows, but what a word stands for never changes
-    place_reasons: dict = field(default_factory=dict)  # (regions, slot) -> place_fit(...)
-    code_hits: dict = field(default_factory=dict)  # CPV codes -> (by phrase, by member code)
+    text_rank: np.ndarray  # phrase id -> place of its text in sorted order (ties in reasons)
+    sentences: Sentences = field(default_factory=Sentences)
 
 
-def text_hits(snapshot: Snapshot, notices: Sequence[Notice]) -> list[dict[int, TextHit]]:
-    """Per notice: phrase id -> its best hit, with the words found."""
-    fields = fields_of(notices, snapshot.config)
-    found = find(fields, snapshot.vocab, snapshot.index, snapshot.config, detail=True)
-    out: list[dict[int, TextHit]] = [{} for _ in notices]
-    first = np.searchsorted(fields.notice, np.arange(len(notices)))
-    words = found.words or []
-    missing = found.missing or []
-    # Ranked as scoring ranks them: by strength on the integer grid, then field.
-    grid = np.rint(found.strength * SCALE).astype(np.int64).tolist()
-    for n, k, s, q, f, w, x in zip(
-        found.notice.tolist(),
-        found.phrase.tolist(),
-        found.strength.tolist(),
-        grid,
-        found.field.tolist(),
-        words,
-        missing,
-        strict=True,
-    ):
-        out[n][k] = TextHit(
-            s, KINDS[fields.kind[f]], int(fields.lot[f]), w, f - int(first[n]), q, x
-        )
-    return out
-
-
-class NoticeEvidence:
-    """One notice's evidence for writing reasons: text hits, CPV hits, regions."""
-
-    __slots__ = (
-        "codes",
-        "derived",
-        "explicit",
-        "facts",
-        "hits",
-        "main_code",
-        "notice",
-        "regions",
-        "sizes",
-        "written",
-    )
-
-    def __init__(self, snapshot: Snapshot, notice: Notice, hits: dict[int, TextHit]):
-        keys = Keys()
-        codes = keys.code_sets[keys.codes(notice)]
-        self.notice = notice
-        self.hits = hits
-        self.main_code = codes[0][0] if codes else None
-        found = snapshot.code_hits.get(codes)
-        if found is None:
-            if len(snapshot.code_hits) > 10_000:
-                snapshot.code_hits.clear()
-            found = snapshot.code_hits[codes] = (
-                snapshot.derived.lookup(list(codes)) if codes else {},
-                snapshot.roster.explicit.lookup(list(codes)) if codes else {},
-            )
-        self.derived, self.explicit = found
-        self.regions = notice_regions(notice.regions, notice.place)
-        self.facts = NoticeFacts(
-            f"{notice.title}\n{notice.description}", notice.published, notice.deadline
-        )
-        # Sentences shared by the notice's matches: per phrase, per CPV hit.
-        self.written: dict[int, Reason] = {}
-        self.codes: dict[tuple[CodeHit, str | None], Reason] = {}
-        self.sizes: dict[tuple[float | None, int, float | None, float | None], Reason | None] = {}
-
-    def keyword(self, text: str, k: int) -> Reason:
-        """The keyword reason for phrase k."""
-        r = self.written.get(k)
-        if r is None:
-            r = self.written[k] = Reason(
-                "keyword", keyword_reason(text, self.hits[k], self.notice.lots)
-            )
-        return r
-
-    def against(self, keyword: str) -> Reason:
-        """The notice's main CPV code does not fit this keyword."""
-        return Reason("cpv", against_reason(self.main_code or "", keyword))
-
-    def code(self, hit: CodeHit, label: str | None) -> Reason:
-        """The CPV reason for a hit (through a keyword, or the member's own code)."""
-        r = self.codes.get((hit, label))
-        if r is None:
-            r = self.codes[(hit, label)] = Reason("cpv", code_reason(hit, label))
-        return r
-
-
-def contradicted(snapshot: Snapshot, m: Member, hits: dict[int, TextHit]) -> int | None:
-    """The member's best phrase, if it reaches CPV codes of its own (scoring then counts
-    it `contradicted_keyword_factor`, as none of the notice's codes is near them)."""
-    found = [k for k in m.keywords if k in hits]
-    top = max(hits[k].grid for k in found)
-    best = sorted((hits[k].field, k) for k in found if hits[k].grid == top)
-    coded = [k for _, k in best if snapshot.phrases[k].codes]
-    return coded[0] if coded else None
-
-
-class Block:
-    """A run of notices of one batch whose text evidence is found again on first read."""
-
-    __slots__ = ("_evidence", "_hits", "notices", "snapshot")
+class Evidence:
+    """A block's text evidence, found again with the words behind each hit."""
 
     def __init__(self, snapshot: Snapshot, notices: Sequence[Notice]):
         self.snapshot = snapshot
         self.notices = notices
-        self._evidence: list[NoticeEvidence | None] | None = None
+        self.fields = fields_of(notices, snapshot.config)
+        self.found = find(self.fields, snapshot.vocab, snapshot.index, snapshot.config, True)
+        self.first = np.searchsorted(self.fields.notice, np.arange(len(notices))).tolist()
+        self._hits: dict[int, TextHit] = {}
+        self._rows: tuple[list, ...] | None = None
+        self._keywords: dict[int, Reason] = {}
+        self._facts: dict[int, NoticeFacts] = {}
 
-    def reasons(self, i: int, slot: int) -> tuple[Reason, ...]:
-        """The reasons of notice `i` of the block for the member in `slot`."""
-        if self._evidence is None:
-            hits = text_hits(self.snapshot, self.notices)
-            self._hits = hits
-            self._evidence = [None] * len(self.notices)
-        ev = self._evidence[i]
-        if ev is None:
-            ev = self._evidence[i] = NoticeEvidence(self.snapshot, self.notices[i], self._hits[i])
-        return reasons(self.snapshot, ev, slot)
+    def hit(self, row: int) -> TextHit:
+        """Found row `row` as a TextHit, the keyword's missing words named."""
+        h = self._hits.get(row)
+        if h is None:
+            if self._rows is None:
+                found = self.found
+                assert found.missing is not None
+                self._rows = tuple(
+                    x.tolist()
+                    for x in (
+                        found.notice,
+                        found.phrase,
+                        found.strength,
+                        found.field,
+                        found.missing,
+                        self.fields.kind,
+                        self.fields.lot,
+                    )
+                )
+            notice, phrase, strength, field, missing, kind, lot = self._rows
+            f = field[row]
+            words = self.snapshot.phrases[phrase[row]].words
+            mask = missing[row]
+            h = self._hits[row] = TextHit(
+                strength[row],
+                KINDS[kind[f]],
+                lot[f],
+                self.found.words(row, self.snapshot.vocab),
+                f - self.first[notice[row]],
+                round(strength[row] * SCALE),
+                tuple(w for i, w in enumerate(words) if mask >> i & 1) if mask else (),
+            )
+        return h
+
+    def keyword(self, row: int) -> Reason:
+        """The keyword reason of found row `row` (written once)."""
+        r = self._keywords.get(row)
+        if r is None:
+            notice = self.notices[int(self.found.notice[row])]
+            text = self.snapshot.phrases[int(self.found.phrase[row])].text
+            r = self._keywords[row] = Reason(
+                "keyword", keyword_reason(text, self.hit(row), notice.lots)
+            )
+        return r
+
+    def rows_of(self, n: int) -> range:
+        """The found rows of the block's notice n."""
+        lo, hi = np.searchsorted(self.found.notice, [n, n + 1])
+        return range(int(lo), int(hi))
+
+    def facts(self, n: int) -> NoticeFacts:
+        """What feedback asks of the block's notice n."""
+        f = self._facts.get(n)
+        if f is None:
+            x = self.notices[n]
+            f = self._facts[n] = NoticeFacts(f"{x.title}\n{x.description}", x.published, x.deadline)
+        return f
 
 
-def best_keyword(member: Member, hits: dict[int, TextHit]) -> int | None:
-    """The member's strongest phrase in the notice (earliest field, then first phrase)."""
-    found = [(-hits[k].grid, hits[k].field, k) for k in member.keywords if k in hits]
-    return min(found)[2] if found else None
+@dataclass(slots=True)
+class Explained:
+    """Reasons of a block's pairs: pair i's are combos[combo[i]]."""
+
+    combo: np.ndarray
+    combos: list[tuple[Reason, ...]]
+
+    def __getitem__(self, i: int) -> tuple[Reason, ...]:
+        return self.combos[self.combo[i]]
 
 
-def size_used(
-    notice: Notice, member: Member, hits: dict[int, TextHit], config: MatchConfig
+def explain_pairs(
+    snapshot: Snapshot,
+    notices: Sequence[Notice],
+    notice_at: np.ndarray,
+    slots: np.ndarray,
+    evidence: Evidence | None = None,
+) -> Explained:
+    """Reasons for pairs (notices[notice_at[i]], member in slots[i]), all at once.
+
+    Keyword and CPV evidence first, then place, size, reserved status and feedback.
+    """
+    ev = evidence or Evidence(snapshot, notices)
+    c = snapshot.config
+    roster = snapshot.roster
+    found = ev.found
+    sentences = snapshot.sentences
+    sentences.trim()
+    n_pairs = len(slots)
+    notice_at = notice_at.astype(INDEX)
+    slots = slots.astype(INDEX)
+    mm = np.int64(max(roster.size, 1))
+    key = notice_at * mm + slots
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+
+    # Keyword rows of each pair: found rows fanned out to the members using the phrase.
+    start, count, items = roster.users
+    rows = np.flatnonzero(found.phrase < len(count))
+    n_users = count[found.phrase[rows]]
+    fr_row = np.repeat(rows, n_users)
+    fr_slot = items[ragged(start[found.phrase[rows]], n_users)]
+    fr_key = found.notice[fr_row] * mm + fr_slot
+    at = np.minimum(np.searchsorted(sorted_key, fr_key), max(n_pairs - 1, 0))
+    mine = (sorted_key[at] == fr_key) if n_pairs else np.zeros(len(fr_key), bool)
+    fr_row, fr_pair = fr_row[mine], by_key[at[mine]]
+    ph = found.phrase[fr_row]
+    strength = found.strength[fr_row]
+    grid = np.rint(strength * SCALE).astype(INDEX)
+    fld = found.field[fr_row]
+    cols = np.full((n_pairs, _COLUMNS), -1, INDEX)
+
+    # The strongest keywords first (then by text), three at most.
+    order = np.lexsort((snapshot.text_rank[ph], -strength, fr_pair))
+    runs = group_starts(fr_pair[order])
+    rank = np.arange(len(order)) - np.repeat(runs, np.diff(np.append(runs, len(order))))
+    shown = (rank < SHOWN) & (strength[order] >= FAINT)
+    cols[fr_pair[order][shown], rank[shown]] = LOCAL + fr_row[order][shown]
+
+    # The best keyword (as scoring ranks it: grid, earliest field, first phrase), and the
+    # first phrase reaching CPV codes of its own among those as strong.
+    order = np.lexsort((ph, fld, -grid, fr_pair))
+    o_pair = fr_pair[order]
+    heads = group_starts(o_pair)
+    best_row = np.full(n_pairs, -1, INDEX)
+    best_grid = np.zeros(n_pairs, INDEX)
+    best_row[o_pair[heads]] = fr_row[order[heads]]
+    best_grid[o_pair[heads]] = grid[order[heads]]
+    coded = snapshot.index.coded[ph[order]] & (grid[order] == best_grid[o_pair])
+    hits = np.flatnonzero(coded)
+    firsts = hits[group_starts(o_pair[hits])]
+    against_row = np.full(n_pairs, -1, INDEX)
+    against_row[o_pair[firsts]] = fr_row[order[firsts]]
+
+    # CPV evidence: each set of notice codes gives every member's reason id at once.
+    keys = Keys()
+    set_of = np.array([keys.codes(x) for x in notices], INDEX)[notice_at]
+    for k in np.unique(set_of).tolist():
+        codes = keys.code_sets[k]
+        if codes:
+            at = np.flatnonzero(set_of == k)
+            cols[at, _CODE] = _code_ids(snapshot, codes)[slots[at]]
+    # Where no code fits, the notice's codes may contradict the best keyword.
+    for i in np.flatnonzero((cols[:, _CODE] < 0) & (against_row >= 0)).tolist():
+        codes = keys.code_sets[int(set_of[i])]
+        if codes:
+            cols[i, _CODE] = _against(snapshot, codes[0][0], int(found.phrase[against_row[i]]))
+    reserved = np.array([x.reserved for x in notices], bool)[notice_at]
+    boosted = np.flatnonzero(reserved & roster.supported[slots])
+    if len(boosted):
+        cols[boosted, _RESERVED] = sentences.id("reserved", lambda: reserved_fit(True, True, c)[1])
+
+    # Place, size and feedback depend on the member: written pair by pair, shared.
+    regions: dict[int, frozenset[str]] = {}
+    feedback: dict[int, list[Reason]] = {}
+    areas = ~roster.no_area[slots]
+    ranged = roster.has_range[slots]
+    told = roster.has_feedback[slots]
+    for i in np.flatnonzero(areas | ranged | told).tolist():
+        n, slot = int(notice_at[i]), int(slots[i])
+        m = roster.members[slot]
+        notice = notices[n]
+        state = UNKNOWN
+        if areas[i]:
+            if n not in regions:
+                regions[n] = notice_regions(notice.regions, notice.place)
+            if regions[n]:
+                state, cols[i, _PLACE] = _place(snapshot, regions[n], slot, m)
+        if ranged[i] or told[i]:
+            value, lot = _size_used(notice, m, int(best_row[i]), ev, c)
+            if ranged[i]:
+                cols[i, _SIZE] = _size(snapshot, value, notice, lot, m)
+            if told[i]:
+                p = m.profile
+                feedback[i] = feedback_fit(
+                    m.feedback, value, state, ev.facts(n), p.max_value, p.declined_value, c
+                )[1]
+
+    # Pairs with the same reason ids share one tuple; feedback makes a pair its own.
+    if n_pairs == 0:
+        return Explained(np.zeros(0, INDEX), [])
+    order = np.lexsort(cols.T[::-1])
+    ranked = cols[order]
+    new = np.ones(n_pairs, bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    combo = np.empty(n_pairs, INDEX)
+    combo[order] = np.cumsum(new) - 1
+    distinct = ranked[new]
+    used = np.unique(distinct[distinct >= 0]).tolist()
+    known = sentences.items
+    said = {x: ev.keyword(x - LOCAL) if x >= LOCAL else known[x] for x in used}
+    combos = [tuple([said[x] for x in row if x >= 0]) for row in distinct.tolist()]
+    for i, extra in feedback.items():
+        if extra:
+            combos.append(combos[combo[i]] + tuple(extra))
+            combo[i] = len(combos) - 1
+    return Explained(combo, combos)
+
+
+def _size_used(
+    notice: Notice, member: Member, best_row: int, ev: Evidence, config: MatchConfig
 ) -> tuple[float | None, int]:
     """(value, lot number or 0) that decides size, as scoring chooses it (_lot_values):
     the lot holding the member's best keyword, else the lot that fits best, else the
     notice."""
+    if not notice.lots:
+        return notice.value, 0
     valued = [i for i, lot in enumerate(notice.lots, 1) if lot.value is not None]
     if not valued:
         return notice.value, 0
-    k = best_keyword(member, hits)
-    if k is not None and hits[k].lot:
-        lot_value = notice.lots[hits[k].lot - 1].value
-        return (notice.value, 0) if lot_value is None else (lot_value, hits[k].lot)
+    lot = int(ev.fields.lot[ev.found.field[best_row]]) if best_row >= 0 else 0
+    if lot:
+        value = notice.lots[lot - 1].value
+        return (notice.value, 0) if value is None else (value, lot)
     p = member.profile
-    best = max(
-        valued,
-        key=lambda i: (
-            value_fit(notice.lots[i - 1].value, p.min_value, p.max_value, config)[0],
-            -i,
-        ),
-    )
+
+    def fit(i: int) -> tuple[float, int]:
+        return value_fit(notice.lots[i - 1].value, p.min_value, p.max_value, config)[0], -i
+
+    best = max(valued, key=fit)
     return notice.lots[best - 1].value, best
 
 
-def veto(snapshot: Snapshot, notice: Notice, hits: dict[int, TextHit], slot: int) -> Reason | None:
-    """The exclusion that vetoes the pair, if one is found strongly enough."""
-    m = snapshot.roster.members[slot]
-    for k in m.excludes:
-        x = hits.get(k)
-        if x is not None and x.strength >= snapshot.config.exclude_min_evidence:
-            return Reason(
-                "exclude", "excluded: " + keyword_reason(snapshot.phrases[k].text, x, notice.lots)
+def _against(snapshot: Snapshot, code: str, k: int) -> int:
+    """The id of: the notice's main code does not fit phrase k."""
+    text = snapshot.phrases[k].text
+    return snapshot.sentences.id(
+        ("against", code, k), lambda: Reason("cpv", against_reason(code, text))
+    )
+
+
+def _place(snapshot: Snapshot, regions: frozenset[str], slot: int, m: Member) -> tuple[str, int]:
+    """(place state, reason id) for a member and a notice's regions."""
+    places = snapshot.sentences.places
+    fit = places.get((regions, slot))
+    if fit is None:
+        state, _, reason = place_fit(regions, m.areas, snapshot.config)
+        fit = places[(regions, slot)] = (
+            state,
+            snapshot.sentences.id(("place", regions, slot), lambda: reason),
+        )
+    return fit
+
+
+def _size(snapshot: Snapshot, value: float | None, notice: Notice, lot: int, m: Member) -> int:
+    """The id of the size reason for a value (of a lot, named) against a member's range."""
+    p = m.profile
+    name = lot_name(notice.lots, lot) if lot else None
+    return snapshot.sentences.id(
+        ("value", value, name, p.min_value, p.max_value),
+        lambda: value_fit(value, p.min_value, p.max_value, snapshot.config, name)[1],
+    )
+
+
+def _code_ids(snapshot: Snapshot, codes: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """By member slot, the id of its CPV reason for a set of notice codes (-1: none):
+    its best evidence, through one of its keywords (the first of equals) or one of
+    its own codes."""
+    sentences = snapshot.sentences
+    found = sentences.codes.get(codes)
+    if found is not None:
+        return found
+    roster = snapshot.roster
+    start, count, items = roster.users
+    derived = snapshot.derived.lookup(list(codes))
+    explicit = roster.explicit.lookup(list(codes))
+    pids = np.array([p for p in derived if p < len(count)], INDEX)
+    n_users = count[pids]
+    rows = ragged(start[pids], n_users)
+    slot = [items[rows]]
+    strength = [np.repeat([derived[p].strength for p in pids.tolist()], n_users)]
+    place = [roster.keyword_place[rows]]
+    source = [np.repeat(np.arange(len(pids), dtype=INDEX), n_users)]
+    hits: list[tuple[CodeHit, str | None]] = [
+        (derived[p], snapshot.phrases[p].text) for p in pids.tolist()
+    ]
+    for target, hit in explicit.items():
+        owners = roster.code_owners[target]
+        slot.append(owners)
+        strength.append(np.full(len(owners), hit.strength))
+        place.append(
+            np.array(
+                [len(roster.members[s].keywords) + roster.members[s].cpv.index(target)
+                 for s in owners.tolist()],
+                INDEX,
             )
+        )  # fmt: skip
+        source.append(np.full(len(owners), len(hits), INDEX))
+        hits.append((hit, None))
+    all_slot = np.concatenate(slot).astype(INDEX)
+    all_strength = np.concatenate(strength).astype(np.float64)
+    all_place = np.concatenate(place).astype(INDEX)
+    all_source = np.concatenate(source).astype(INDEX)
+    order = np.lexsort((all_place, -all_strength, all_slot))
+    firsts = order[group_starts(all_slot[order])]
+    ids = [
+        sentences.id(("code", *hits[s]), lambda s=s: Reason("cpv", code_reason(*hits[s])))
+        for s in range(len(hits))
+    ]
+    out = np.full(roster.size, -1, INDEX)
+    out[all_slot[firsts]] = np.array(ids, INDEX)[all_source[firsts]] if ids else -1
+    sentences.codes[codes] = out
+    return out
+
+
+def veto(snapshot: Snapshot, ev: Evidence, n: int, slot: int) -> Reason | None:
+    """The exclusion that vetoes a pair, if one is found strongly enough."""
+    m = snapshot.roster.members[slot]
+    rows = {int(ev.found.phrase[r]): r for r in ev.rows_of(n)}
+    for k in m.excludes:
+        r = rows.get(k)
+        if r is not None and ev.found.strength[r] >= snapshot.config.exclude_min_evidence:
+            text = keyword_reason(snapshot.phrases[k].text, ev.hit(r), ev.notices[n].lots)
+            return Reason("exclude", "excluded: " + text)
     return None
 
 
-def code_hit(
-    snapshot: Snapshot, ev: NoticeEvidence, m: Member
-) -> tuple[CodeHit | None, str | None]:
-    """The member's best CPV evidence and the keyword behind it (None: its own codes)."""
-    best: tuple[CodeHit | None, str | None] = (None, None)
-    top = 0.0
-    for k in m.keywords:
-        hit = ev.derived.get(k)
-        if hit is not None and hit.strength > top:
-            top, best = hit.strength, (hit, snapshot.phrases[k].text)
-    for code in m.cpv:
-        hit = ev.explicit.get(code)
-        if hit is not None and hit.strength > top:
-            top, best = hit.strength, (hit, None)
-    return best
+class Block:
+    """Pairs of a run of notices of one batch, explained together on first read."""
 
+    __slots__ = ("_explained", "notice_at", "notices", "slots", "snapshot")
 
-def reasons(snapshot: Snapshot, ev: NoticeEvidence, slot: int) -> tuple[Reason, ...]:
-    """Keyword and CPV evidence first, then place, size, reserved status and feedback."""
-    c = snapshot.config
-    m = snapshot.roster.members[slot]
-    notice, hits = ev.notice, ev.hits
-    phrases = snapshot.phrases
-    found = sorted(
-        ((hits[k].strength, phrases[k].text, k) for k in m.keywords if k in hits),
-        key=lambda h: (-h[0], h[1]),
-    )
-    out = [ev.keyword(text, k) for strength, text, k in found[:3] if strength >= 0.05]
-    hit, label = code_hit(snapshot, ev, m)
-    if hit is not None:
-        out.append(ev.code(hit, label))
-    elif ev.main_code is not None and found:
-        against = contradicted(snapshot, m, hits)
-        if against is not None:
-            out.append(ev.against(phrases[against].text))
-    places = snapshot.place_reasons
-    key = (ev.regions, slot)
-    fit = places.get(key)
-    if fit is None:
-        if len(places) > 100_000:
-            places.clear()
-        fit = places[key] = place_fit(ev.regions, m.areas, c)
-    state, _, place = fit
-    value, lot = size_used(notice, m, hits, c)
-    p = m.profile
-    size = ev.sizes.get((value, lot, p.min_value, p.max_value), 0)
-    if size == 0:
-        size = ev.sizes[(value, lot, p.min_value, p.max_value)] = value_fit(
-            value, p.min_value, p.max_value, c, lot_name(notice.lots, lot) if lot else None
-        )[1]
-    extra = (place, size, reserved_fit(notice.reserved, p.supported_business, c)[1])
-    out += [r for r in extra if r is not None]
-    if m.feedback:
-        out += feedback_fit(m.feedback, value, state, ev.facts, p.max_value, p.declined_value, c)[1]
-    return tuple(out)
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        notices: Sequence[Notice],
+        notice_at: np.ndarray,
+        slots: np.ndarray,
+    ):
+        self.snapshot = snapshot
+        self.notices = notices
+        self.notice_at = notice_at
+        self.slots = slots
+        self._explained: Explained | None = None
+
+    def all(self) -> Explained:
+        """Every pair's reasons."""
+        if self._explained is None:
+            self._explained = explain_pairs(self.snapshot, self.notices, self.notice_at, self.slots)
+        return self._explained
+
+    def reasons(self, i: int) -> tuple[Reason, ...]:
+        """The reasons of pair i of the block."""
+        return self.all()[i]

@@ -99,14 +99,25 @@ class Found:
     phrase: np.ndarray
     strength: np.ndarray
     field: np.ndarray  # index into the batch's Fields
-    # With detail only, per row: the notice words found, and the keyword's words missing.
-    words: list[tuple[str, ...]] | None = None
-    missing: list[tuple[str, ...]] | None = None
+    # With detail only: the notice words found, row by row (rows word_start[i] to
+    # word_start[i + 1] of `shown`: 2 * word id for a folded word, 2 * token id + 1 for
+    # an acronym as written, in text order), and a mask of the keyword's words missing.
+    word_start: np.ndarray | None = None
+    shown: np.ndarray | None = None
+    missing: np.ndarray | None = None
+
+    def words(self, i: int, vocab: Vocabulary) -> tuple[str, ...]:
+        """The notice words behind row i (detail only)."""
+        assert self.word_start is not None and self.shown is not None
+        out = []
+        for x in self.shown[self.word_start[i] : self.word_start[i + 1]].tolist():
+            out.append(vocab.tokens[x >> 1] if x & 1 else vocab.words[x >> 1])
+        return tuple(out)
 
 
 def _empty() -> Found:
     z = np.zeros(0, INDEX)
-    return Found(z, z, np.zeros(0, np.float64), z, [], [])
+    return Found(z, z, np.zeros(0, np.float64), z, np.zeros(1, INDEX), z, z)
 
 
 def _before(values: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -258,7 +269,8 @@ def find(
     f_cand = t_cand[sel]
     f_group = gi[sel]
     f_row = trow[sel]
-    positions: dict[int, np.ndarray] = {}
+    # With detail, each found token's position as the window chose it.
+    t_at = np.full(len(trow), -1, INDEX) if detail else None
     if len(f_cand):
         span, occ = _spans(f_cand, f_group, g_start, g_count, occ_pos)
         runs = f_cand[group_starts(f_cand)]
@@ -269,11 +281,8 @@ def find(
             f_cand, f_row, occ_pos[occ], occ_gap[occ], occ_rels[occ], occ_after[occ], index
         )
         kept[bad] = False
-        if detail:
-            begins = group_starts(f_cand)
-            ends = np.append(begins[1:], len(f_cand))
-            chosen = occ_pos[occ]
-            positions = {int(r): chosen[b:e] for r, b, e in zip(runs, begins, ends, strict=True)}
+        if t_at is not None:
+            t_at[np.flatnonzero(sel)] = occ_pos[occ]
 
     value = coverage * coverage * np.minimum(1.0, weight / c.specific_idf)
     good = np.flatnonzero(kept & (value > 0.0))
@@ -310,27 +319,15 @@ def find(
     starts = group_starts(np_key)
     top, at_top = first_max(strength, starts)
     out = Found(b_notice[at_top], b_phrase[at_top], top, b_field[at_top])
-    if detail:
-        out.words, out.missing = _words(
-            tids,
-            fidx,
-            content,
-            b_cand[at_top],
-            c_field,
-            c_read,
-            t_cand,
-            trow,
-            found,
-            gi,
-            g_start,
-            g_count,
-            g_stem,
-            occ_pos,
-            occ_sim,
-            positions,
-            vocab,
-            index,
-        )
+    if t_at is not None:
+        # A word found alone: its occurrence with the best similarity (the first of equals).
+        alone = found & (t_at < 0)
+        _, best_occ = first_max(occ_sim, g_start)
+        t_at[alone] = occ_pos[best_occ[gi[alone]]]
+        out.word_start, out.shown, out.missing = _detail(
+            tids, fidx, content, b_cand[at_top], c_field, c_read, t_cand, trow, found,
+            gi, g_stem, t_at, vocab, index,
+        )  # fmt: skip
     return out
 
 
@@ -418,7 +415,7 @@ def _out_of_order(
     return f_cand[a][bad]
 
 
-def _words(
+def _detail(
     tids: np.ndarray,
     fidx: np.ndarray,
     content: np.ndarray,
@@ -429,44 +426,34 @@ def _words(
     trow: np.ndarray,
     found: np.ndarray,
     gi: np.ndarray,
-    g_start: np.ndarray,
-    g_count: np.ndarray,
     g_stem: np.ndarray,
-    occ_pos: np.ndarray,
-    occ_sim: np.ndarray,
-    positions: dict[int, np.ndarray],
+    t_at: np.ndarray,
     vocab: Vocabulary,
     index: KeywordIndex,
-) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """The notice words behind each chosen candidate, in text order, and the keyword's
-    words it lacks (explanations only). An acronym shows as written, a word folded."""
-    words, tokens, stems = vocab.words, vocab.tokens, vocab.stems
-    fold = vocab.arrays().fold
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each chosen candidate: the notice words behind it, in text order, and a mask
+    of the keyword's words it lacks (see Found). An acronym shows as written."""
+    lo = np.searchsorted(t_cand, cands, side="left")
+    hi = np.searchsorted(t_cand, cands, side="right")
+    rows = ragged(lo, hi - lo)
+    row_of = owners(hi - lo)
+    keep = found[rows]
+    rows, row_of = rows[keep], row_of[keep]
+    have = np.zeros(len(cands), INDEX)
+    np.bitwise_or.at(have, row_of, index.tk_words[trow[rows]])
+    missing = index.rd_words[c_read[cands]] & ~have
+    # One word per (row, position), in text order.
+    pos = t_at[rows]
+    order = np.lexsort((pos, row_of))
+    rows, row_of, pos = rows[order], row_of[order], pos[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (row_of[1:] != row_of[:-1]) | (pos[1:] != pos[:-1])
+    rows, row_of, pos = rows[first], row_of[first], pos[first]
     content_ids = tids[content]
     field_start = np.searchsorted(fidx[content], np.arange(int(c_field.max()) + 1))
-    lo_rows = np.searchsorted(t_cand, cands, side="left")
-    hi_rows = np.searchsorted(t_cand, cands, side="right")
-    out, missing = [], []
-    for cand, lo_row, hi_row in zip(
-        cands.tolist(), lo_rows.tolist(), hi_rows.tolist(), strict=True
-    ):
-        rows = lo_row + np.flatnonzero(found[lo_row:hi_row])
-        pos = positions.get(cand)
-        if pos is None:
-            # One word found: its occurrence with the best similarity (the first of equals).
-            g = gi[rows[0]]
-            lo = g_start[g]
-            pos = occ_pos[lo + int(np.argmax(occ_sim[lo : lo + g_count[g]]))][None]
-        first = field_start[c_field[cand]]
-        shown: dict[int, str] = {}
-        for p, r in zip(pos.tolist(), rows.tolist(), strict=True):
-            tid = int(content_ids[first + p])
-            stem = stems[int(g_stem[gi[r]])]
-            shown.setdefault(p, tokens[tid] if stem[:1].isupper() else words[int(fold[tid])])
-        out.append(tuple(shown[p] for p in sorted(shown)))
-        have = 0
-        for r in rows.tolist():
-            have |= index.tk_words[int(trow[r])]
-        phrase = index.phrases[int(index.rd_phrase[c_read[cand]])]
-        missing.append(tuple(w for i, w in enumerate(phrase.words) if not have >> i & 1))
-    return out, missing
+    tid = content_ids[field_start[c_field[cands[row_of]]] + pos]
+    acronym = vocab.acronym_stems()[g_stem[gi[rows]]]
+    fold = vocab.arrays().fold
+    shown = np.where(acronym, 2 * tid + 1, 2 * fold[tid])
+    start = np.concatenate(([0], np.cumsum(np.bincount(row_of, minlength=len(cands)))))
+    return start.astype(INDEX), shown.astype(INDEX), missing

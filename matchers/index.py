@@ -22,6 +22,8 @@ _MARGIN = 1e-9
 # has a second word there before its words are looked up one by one.
 MASK_WORDS = 4
 MASK_BITS = 64 * MASK_WORDS
+# Which of a phrase's words a token stands for, as bits: the first 62 words are told apart.
+WORD_BITS = 62
 
 
 class KeywordIndex:
@@ -68,7 +70,7 @@ class KeywordIndex:
                     tk_weight.append(weight)
                     tk_kind.append(kind)
                     tk_link.append(link)
-                    tk_words.append(sum(1 << i for i in idx))
+                    tk_words.append(sum(1 << i for i in idx if i < WORD_BITS))
                     # A head ending in -ing can take its object after it ("cleaning windows").
                     tk_verb.append(phrase.words[idx[-1]].endswith("ing"))
                 for level, need in enumerate(levels):
@@ -88,6 +90,10 @@ class KeywordIndex:
         # Every token needed (words bound by a relation, or only generic words); and
         # whether the reading has a distinguishing (not generic) token at all.
         self.rd_every = np.array(rd_every, bool)
+        # Bit i: the phrase has a word i.
+        self.rd_words = (
+            np.int64(1) << np.array([len(phrases[p].words) for p in rd_phrase], np.int64)
+        ) - 1
         self.rd_telling = np.array(rd_telling, bool)
         self.tk_stem = np.array(tk_stem, np.int64)
         self.tk_share = np.array(tk_share, np.float64)
@@ -95,7 +101,7 @@ class KeywordIndex:
         self.tk_acronym = (np.array(tk_kind, np.int64) & ACRONYM) != 0
         self.tk_telling = (np.array(tk_kind, np.int64) & GENERIC) == 0
         self.tk_link = np.array(tk_link, np.int64)
-        self.tk_words = tk_words  # bit i: the token stands for the phrase's word i
+        self.tk_words = np.array(tk_words, np.int64)  # bit i: stands for the phrase's word i
         self.tk_verb = np.array(tk_verb, bool)
         self.n_readings = len(rd_phrase)
         opens = sorted(set(opens))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .cpv import kinds
+from .cpv import kinds, significant
 from .labels import ACRONYM, GENERIC, codes_for_phrase, label_index, lexicon
 from .text import FREE, is_acronym_stem, keyword_words, stem_word
 
@@ -143,14 +143,20 @@ def token_kind(idx: tuple[int, ...], acronym: tuple[bool, ...], generic: tuple[b
 
 
 def expand_to_cpv(
-    phrase: Phrase, typo_stems: dict[str, set[str]], min_strength: float, supplies_factor: float
+    phrase: Phrase,
+    typo_stems: dict[str, set[str]],
+    min_strength: float,
+    supplies_factor: float,
+    min_digits: int,
 ) -> None:
     """Fill `phrase.codes` from the CPV labels, letting a misspelt word stand for its fix.
 
     The labels obey the phrase's rules: its acronyms and a distinguishing word must be
     in the label (every word, for a phrase whose words a function word binds). Members
     describe what they do, so a label for goods ("Catering equipment") is a weaker
-    reading of "catering" than the service, and counts `supplies_factor` less.
+    reading of "catering" than the service, and counts `supplies_factor` less. A code
+    broader than `min_digits` significant digits (a division: "IT services:
+    consulting, software development, Internet and support") says too little.
     """
     index = label_index()
     weights = [index.weight(s) for s in phrase.stems]
@@ -174,7 +180,9 @@ def expand_to_cpv(
     scaled = {
         c: v * (supplies_factor if kind.get(c) == "supplies" else 1.0) for c, v in found.items()
     }
-    phrase.codes = {c: v for c, v in scaled.items() if v >= min_strength}
+    phrase.codes = {
+        c: v for c, v in scaled.items() if v >= min_strength and len(significant(c)) >= min_digits
+    }
 
 
 def token_shares(variant: tuple[Token, ...], weights: list[float]) -> list[float]:

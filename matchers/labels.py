@@ -136,7 +136,8 @@ def codes_for_phrase(
             for s in options:
                 candidates |= index.postings.get(s, frozenset())
         distinguishing = any(not kind & GENERIC for _, _, kind in tokens)
-        for code in candidates:
+        # In code order: ties between labels go the same way in every process.
+        for code in sorted(candidates):
             label_set = index.label_sets[code]
             covered = 0.0
             explained: set[str] = set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +47,30 @@ def workers_for(notices: int, config: MatchConfig) -> int:
         return 1
     wanted = config.workers if config.workers > 0 else cpus()
     return max(1, min(wanted, cpus()))
+
+
+def pieces(make: Callable[[int], str], count: int, workers: int) -> Iterator[str]:
+    """make(0), make(1), ... make(count - 1), written by forked workers, in order.
+
+    Reasons are written this way for a big batch's output: what a piece says depends
+    only on the batch and the compiled profiles, so any process writes the same text.
+    """
+    global _JOB
+    if workers <= 1 or count < 2:
+        yield from map(make, range(count))
+        return
+    _JOB = (make,)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_piece, range(count), chunksize=2)
+    finally:
+        _JOB = None
+
+
+def _piece(i: int) -> str:
+    """In a worker: one piece of output."""
+    assert _JOB is not None
+    return _JOB[0](i)
 
 
 def run(

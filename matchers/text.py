@@ -29,6 +29,16 @@ STOPWORDS = frozenset([
 ])
 # fmt: on
 
+# Words that say how a contract is bought or delivered rather than what it is about:
+# generic whatever the statistics say (see Matcher._generic), since the CPV labels
+# rarely use them and a small store of notices may not show how common they are.
+# fmt: off
+TRANSACTION_WORDS = frozenset([
+    "contract", "delivery", "equipment", "framework", "procurement", "provision", "purchase",
+    "service", "supply", "support",
+])
+# fmt: on
+
 # How a function word between two content words binds them. A preposition relates
 # them ("care at home" is not a "care home"); the locative ones say the same thing, so
 # they stand for each other ("care in the home"). Any other function word binds

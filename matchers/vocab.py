@@ -90,6 +90,7 @@ class Vocabulary:
         # Keyword side: stems (with dense ids) and the words that may be misspelt.
         self.stem_ids: dict[str, int] = {}
         self.stems: list[str] = []
+        self._acronym_flags = np.zeros(0, bool)
         self._kw_word_stem: dict[str, str] = {}
         self._kw_words = WordBuckets(lexicon, min_length, two_edits_length)
         # Notice side, to re-expand known words when a keyword word arrives.
@@ -131,6 +132,13 @@ class Vocabulary:
                 for wid in self._forms.get(stem, ()):
                     self._expand(wid, sid, 1.0)
         return sid
+
+    def acronym_stems(self) -> np.ndarray:
+        """Per keyword stem id: is it an acronym's?"""
+        with self.lock:
+            if len(self._acronym_flags) != len(self.stems):
+                self._acronym_flags = np.array([is_acronym_stem(s) for s in self.stems], bool)
+            return self._acronym_flags
 
     def add_keyword_words(self, words: Iterable[tuple[str, str]], fuzzy: bool = True) -> None:
         """Register (folded word, stem) pairs of keywords; known notice words are re-expanded.
