@@ -63,7 +63,8 @@ class Matcher:
         self._label_words.add(lexicon())
         self._typos: dict[str, set[str]] = {}
         self._phrases: list[Phrase] = []
-        self._phrase_ids: dict[tuple[str, ...], int] = {}
+        self._phrase_ids: dict[tuple[object, ...], int] = {}
+        self._by_text: dict[str, int | None] = {}  # keywords as written -> phrase
         self._idf: dict[str, float] = {}
         self._members = MemberIndex()
         self._derived = CodeIndex(
@@ -102,6 +103,12 @@ class Matcher:
         return label_index().share(stem) >= c.generic_label_share or self._rarity(stem) <= common
 
     def _phrase(self, text: str) -> int | None:
+        if text in self._by_text:
+            return self._by_text[text]
+        pid = self._by_text[text] = self._new_phrase(text)
+        return pid
+
+    def _new_phrase(self, text: str) -> int | None:
         key = phrase_key(text)
         if not key:
             return None

@@ -37,53 +37,33 @@ class KeywordIndex:
         self.phrases = phrases
         # Per phrase: does it reach CPV codes through the labels?
         self.coded = np.array([bool(p.codes) for p in phrases], bool)
-        rd_phrase: list[int] = []
-        rd_len: list[int] = []
-        rd_every: list[bool] = []
-        rd_telling: list[bool] = []
-        tk_stem: list[int] = []
-        tk_share: list[float] = []
-        tk_weight: list[float] = []
-        tk_kind: list[int] = []
-        tk_link: list[int] = []
-        tk_words: list[int] = []
-        tk_verb: list[bool] = []
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).
         self.needs = np.array(needs, np.float64) - _MARGIN
         self.kind_level = np.array([levels.index(n) for n in needs], np.int64)
+        rd_phrase: list[int] = []
+        rd_len: list[int] = []
+        rd_every: list[bool] = []
+        rd_telling: list[bool] = []
+        tokens: list[tuple[int, float, float, int, int, int, bool]] = []
         opens: list[tuple[int, int, int, bool, int]] = []
         for pid in sorted(live):
-            phrase = phrases[pid]
-            for reading, variant in zip(phrase.readings, phrase.variants, strict=True):
-                r = len(rd_phrase)
-                rd_phrase.append(pid)
-                rd_len.append(len(reading))
-                rd_every.append(phrase.every)
-                rd_telling.append(any(not t[3] & GENERIC for t in reading))
-                for (sid, share, weight, kind, link), (_, idx) in zip(
-                    reading, variant, strict=True
-                ):
-                    tk_stem.append(sid)
-                    tk_share.append(share)
-                    tk_weight.append(weight)
-                    tk_kind.append(kind)
-                    tk_link.append(link)
-                    tk_words.append(sum(1 << i for i in idx if i < WORD_BITS))
-                    # A head ending in -ing can take its object after it ("cleaning windows").
-                    tk_verb.append(phrase.words[idx[-1]].endswith("ing"))
-                for level, need in enumerate(levels):
-                    for sid in _opening(reading, need, phrase.every):
-                        # Alone, the opening stem may fall short: then some other word
-                        # of the reading must be there too (see `others`).
-                        alone = sum(t[1] for t in reading if t[0] == sid) >= need - _MARGIN
-                        alone &= _one_is_enough(reading, sid, phrase.every)
-                        others = 0
-                        for t in reading:
-                            if t[0] != sid:
-                                others |= 1 << (t[0] % MASK_BITS)
-                        opens.append((level, sid, r, alone, others))
+            lengths, every, telling, toks, phrase_opens = _entry(phrases[pid], tuple(levels))
+            first = len(rd_phrase)
+            rd_phrase += [pid] * len(lengths)
+            rd_len += lengths
+            rd_every += [every] * len(lengths)
+            rd_telling += telling
+            tokens += toks
+            opens += [
+                (lv, sid, first + r, alone, others) for lv, sid, r, alone, others in phrase_opens
+            ]
+        tk_stem, tk_share, tk_weight, tk_kind, tk_link, tk_words, tk_verb = (
+            (list(col) for col in zip(*tokens, strict=True))
+            if tokens
+            else ([], [], [], [], [], [], [])
+        )
         self.rd_phrase = np.array(rd_phrase, np.int64)
         self.rd_len = np.array(rd_len, np.int64)
         self.rd_start = np.concatenate(([0], np.cumsum(self.rd_len)[:-1])).astype(np.int64)
@@ -92,7 +72,8 @@ class KeywordIndex:
         self.rd_every = np.array(rd_every, bool)
         # Bit i: the phrase has a word i.
         self.rd_words = (
-            np.int64(1) << np.array([len(phrases[p].words) for p in rd_phrase], np.int64)
+            np.int64(1)
+            << np.array([min(len(phrases[p].words), WORD_BITS) for p in rd_phrase], np.int64)
         ) - 1
         self.rd_telling = np.array(rd_telling, bool)
         self.tk_stem = np.array(tk_stem, np.int64)
@@ -116,6 +97,41 @@ class KeywordIndex:
         # Indexed by level * n_stems + stem.
         self.open_count = np.bincount(keys, minlength=len(levels) * n_stems).astype(np.int64)
         self.open_start = np.concatenate(([0], np.cumsum(self.open_count)[:-1])).astype(np.int64)
+
+
+def _entry(
+    phrase: Phrase, levels: tuple[float, ...]
+) -> tuple[list[int], bool, list[bool], list[tuple], list[tuple[int, int, int, bool, int]]]:
+    """A phrase's part of the index, worked out once (its readings never change):
+    reading lengths, whether it needs every word, which readings have a telling
+    token, the tokens, and the openings (level, stem, reading, alone, others)."""
+    cached = phrase.entry
+    if cached is not None and cached[0] == levels:
+        return cached[1]  # type: ignore[no-any-return]
+    every = phrase.every
+    lengths, telling, tokens, opens = [], [], [], []
+    for r, (reading, variant) in enumerate(zip(phrase.readings, phrase.variants, strict=True)):
+        lengths.append(len(reading))
+        telling.append(any(not t[3] & GENERIC for t in reading))
+        for (sid, share, weight, kind, link), (_, idx) in zip(reading, variant, strict=True):
+            # A head ending in -ing can take its object after it ("cleaning windows").
+            verb = phrase.words[idx[-1]].endswith("ing")
+            bits = sum(1 << i for i in idx if i < WORD_BITS)
+            tokens.append((sid, share, weight, kind, link, bits, verb))
+        for level, need in enumerate(levels):
+            for sid in _opening(reading, need, every):
+                # Alone, the opening stem may fall short: then some other word of the
+                # reading must be there too (see `others`).
+                alone = sum(t[1] for t in reading if t[0] == sid) >= need - _MARGIN
+                alone &= _one_is_enough(reading, sid, every)
+                others = 0
+                for t in reading:
+                    if t[0] != sid:
+                        others |= 1 << (t[0] % MASK_BITS)
+                opens.append((level, sid, r, alone, others))
+    entry = (lengths, every, telling, tokens, opens)
+    phrase.entry = (levels, entry)
+    return entry
 
 
 def coverage_needs(

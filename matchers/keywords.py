@@ -45,6 +45,7 @@ class Phrase:
     # CPV codes whose labels say what the phrase says -> strength 0..1.
     codes: dict[str, float] = field(default_factory=dict)
     readings: tuple[Reading, ...] = ()
+    entry: object = None  # its part of a KeywordIndex, once worked out (see index._entry)
 
     @property
     def acronyms(self) -> tuple[bool, ...]:
