@@ -14,7 +14,7 @@ from .errors import ProfileError
 from .evidence import CodeIndex
 from .explain import Evidence, Snapshot, explain_pairs, veto
 from .facts import Keys
-from .finder import fields_of, find
+from .finder import Fields, Found, fields_of, find
 from .fuzzy import WordBuckets
 from .index import KeywordIndex, coverage_needs
 from .keywords import Phrase, compile_phrase, expand_to_cpv, phrase_key, weigh
@@ -248,7 +248,16 @@ class Matcher:
         count = -(-len(notices) // step)
 
         def write(i: int) -> str:
-            return "".join(self.rows(notices[i * step : (i + 1) * step], limit).jsonl())
+            # The text is found once, with the words behind each hit, for both scoring
+            # and reasons.
+            part = notices[i * step : (i + 1) * step]
+            snap = self._state()
+            fields = fields_of(part, self.config)
+            found = find(fields, self._vocab, snap.index, self.config, detail=True)
+            scored = self._score(part, limit, None, (fields, found))
+            rows = MatchRows(part, scored.notice, scored.slot, scored.score, snap)
+            ev = Evidence(snap, part, fields, found)
+            return "".join(rows.jsonl(explain_pairs(snap, part, scored.notice, scored.slot, ev)))
 
         workers = parallel.workers_for(len(notices), self.config)
         if workers > 1:
@@ -277,9 +286,13 @@ class Matcher:
         )
 
     def _score(
-        self, notices: Sequence[Notice], limit: float | None, wanted: np.ndarray | None
+        self,
+        notices: Sequence[Notice],
+        limit: float | None,
+        wanted: np.ndarray | None,
+        evidence: tuple[Fields, Found] | None = None,
     ) -> Scored:
-        """Score a batch in this process, chunk by chunk."""
+        """Score a batch in this process, chunk by chunk (`evidence`: its text, found already)."""
         snap = self._state()
         self._keys.trim()
         size = chunk_size(snap.roster.size)
@@ -288,8 +301,11 @@ class Matcher:
         parts = []
         for start in range(0, len(notices), size):
             chunk = notices[start : start + size]
-            fields = fields_of(chunk, self.config)
-            found = find(fields, self._vocab, snap.index, self.config)
+            if evidence is None:
+                fields = fields_of(chunk, self.config)
+                found = find(fields, self._vocab, snap.index, self.config)
+            else:
+                fields, found = evidence[0], evidence[1].part(start, start + size)
             part = score_chunk(
                 chunk,
                 found,

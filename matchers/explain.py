@@ -20,7 +20,7 @@ from .arrays import INDEX, group_starts, ragged
 from .config import MatchConfig
 from .evidence import CodeHit, CodeIndex, TextHit
 from .facts import Keys
-from .finder import KINDS, fields_of, find
+from .finder import KINDS, Fields, Found, fields_of, find
 from .fit import UNKNOWN, NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
 from .index import KeywordIndex
 from .keywords import Phrase
@@ -86,11 +86,20 @@ class Snapshot:
 class Evidence:
     """A block's text evidence, found again with the words behind each hit."""
 
-    def __init__(self, snapshot: Snapshot, notices: Sequence[Notice]):
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        notices: Sequence[Notice],
+        fields: Fields | None = None,
+        found: Found | None = None,
+    ):
+        """`fields` and `found` (with detail), if the caller found them already."""
         self.snapshot = snapshot
         self.notices = notices
-        self.fields = fields_of(notices, snapshot.config)
-        self.found = find(self.fields, snapshot.vocab, snapshot.index, snapshot.config, True)
+        self.fields = fields or fields_of(notices, snapshot.config)
+        self.found = found or find(
+            self.fields, snapshot.vocab, snapshot.index, snapshot.config, True
+        )
         self.first = np.searchsorted(self.fields.notice, np.arange(len(notices))).tolist()
         self._hits: dict[int, TextHit] = {}
         self._rows: tuple[list, ...] | None = None

@@ -106,6 +106,11 @@ class Found:
     shown: np.ndarray | None = None
     missing: np.ndarray | None = None
 
+    def part(self, lo: int, hi: int) -> Found:
+        """The rows of notices lo..hi, numbered from lo (without detail)."""
+        a, b = np.searchsorted(self.notice, [lo, hi])
+        return Found(self.notice[a:b] - lo, self.phrase[a:b], self.strength[a:b], self.field[a:b])
+
     def words(self, i: int, vocab: Vocabulary) -> tuple[str, ...]:
         """The notice words behind row i (detail only)."""
         assert self.word_start is not None and self.shown is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,15 @@ def pieces(make: Callable[[int], str], count: int, workers: int) -> Iterator[str
     _JOB = (make,)
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_piece, range(count), chunksize=2)
+            # A few pieces ahead per worker, no more: the parent writes them out as
+            # they come, and a slow reader must not leave the rest piling up in memory.
+            pending: deque[Any] = deque()
+            for i in range(count):
+                pending.append(pool.apply_async(_piece, (i,)))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
     finally:
         _JOB = None
 

@@ -15,6 +15,8 @@ Row = tuple[str, str | int, int]
 Record = tuple[str, str | int, int, tuple[Reason, ...]]
 # Notices whose pairs are explained together when a reason is first read.
 BLOCK = 256
+# A string as JSON, exactly as json.dumps(..., ensure_ascii=False) writes it.
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 class MatchRows(Sequence[Row]):
@@ -42,6 +44,7 @@ class MatchRows(Sequence[Row]):
         self._snapshot = snapshot
         self.profile_ids: list[str] = snapshot.roster.ids if snapshot else []
         self._blocks: dict[int, tuple[Block, int]] = {}
+        self._encoded: dict[Reason, str] = {}  # a reason as JSON
 
     def __len__(self) -> int:
         return len(self.score)
@@ -115,30 +118,34 @@ class MatchRows(Sequence[Row]):
             ):
                 yield ids[slot], notices[n].id, s, combos[k]
 
-    def jsonl(self) -> Iterator[str]:
+    def jsonl(self, explained: Explained | None = None) -> Iterator[str]:
         """The rows as JSON lines, a block of notices per string:
         {"profile", "notice", "score", "reasons": [{"kind", "text"}]}.
 
         The same text json.dumps(..., ensure_ascii=False) writes, made from pieces
-        encoded once: a profile id per batch, a reason per block, a set of reasons
-        per block.
+        encoded once: a profile id per batch, a reason once, a set of reasons per
+        block. `explained`: every row's reasons, if the caller has them already.
         """
         profiles = [json.dumps(p, ensure_ascii=False) for p in self.profile_ids]
-        for lo, hi, explained in self.explained():
-            yield self._jsonl(profiles, lo, hi, explained)
+        if explained is not None:
+            if len(self):
+                yield self._jsonl(profiles, 0, len(self), explained)
+            return
+        for lo, hi, block in self.explained():
+            yield self._jsonl(profiles, lo, hi, block)
 
     def _jsonl(self, profiles: list[str], lo: int, hi: int, explained: Explained) -> str:
         """Rows lo..hi (one block) as JSON lines."""
-        encoded: dict[int, str] = {}
+        encoded = self._encoded
+        if len(encoded) > 100_000:
+            encoded.clear()
         reasons = []
         for combo in explained.combos:
             parts = []
             for r in combo:
-                piece = encoded.get(id(r))
+                piece = encoded.get(r)
                 if piece is None:
-                    piece = encoded[id(r)] = json.dumps(
-                        {"kind": r.kind, "text": r.text}, ensure_ascii=False
-                    )
+                    piece = encoded[r] = f'{{"kind": {_string(r.kind)}, "text": {_string(r.text)}}}'
                 parts.append(piece)
             reasons.append("[" + ", ".join(parts) + "]")
         first = int(self.notice_index[lo])
