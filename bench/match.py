@@ -169,7 +169,8 @@ def cli(notices: list[Notice], profiles: list[Profile], corpus: Path, tmp: Path)
                 {"id": p.id, "name": p.name, "keywords": list(p.keywords),
                  "exclude": list(p.exclude), "regions": list(p.regions),
                  "min_value": p.min_value, "max_value": p.max_value,
-                 "supported_business": p.supported_business}
+                 "supported_business": p.supported_business, "feedback": dict(p.feedback),
+                 "declined_value": p.declined_value}
                 for p in profiles
             ]
         ),

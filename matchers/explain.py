@@ -21,12 +21,21 @@ from .config import MatchConfig
 from .evidence import CodeHit, CodeIndex, TextHit
 from .facts import Keys
 from .finder import KINDS, Fields, Found, fields_of, find
-from .fit import UNKNOWN, NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
+from .fit import (
+    BROADER,
+    INSIDE,
+    OUTSIDE,
+    UNKNOWN,
+    NoticeFacts,
+    feedback_fit,
+    place_fit,
+    reserved_fit,
+    value_fit,
+)
 from .index import KeywordIndex
 from .keywords import Phrase
 from .members import Member, Roster
 from .reasons import against_reason, code_reason, keyword_reason, lot_name
-from .regions import notice_regions
 from .scoring import SCALE
 from .types import Notice, Reason
 from .vocab import Vocabulary
@@ -38,6 +47,7 @@ FAINT = 0.05
 _CODE, _PLACE, _SIZE, _RESERVED = SHOWN, SHOWN + 1, SHOWN + 2, SHOWN + 3
 _COLUMNS = SHOWN + 4
 LOCAL = 1 << 40  # ids from here on are a block's keyword sentences (LOCAL + found row)
+_STATES = (UNKNOWN, INSIDE, BROADER, OUTSIDE)
 
 
 class Sentences:
@@ -49,7 +59,8 @@ class Sentences:
         self.items: list[Reason] = []
         self._ids: dict[object, int] = {}
         self.codes: dict[tuple[tuple[str, int], ...], np.ndarray] = {}  # codes -> id by slot
-        self.places: dict[tuple[frozenset[str], int], tuple[str, int]] = {}
+        # Regions -> per member slot: place reason id (-2: not yet worked out), state.
+        self.places: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
 
     def id(self, key: object, make: Callable[[], Reason | None]) -> int:
         """The id of the sentence `key` names, written by `make` the first time (-1: none)."""
@@ -257,31 +268,48 @@ def explain_pairs(
     if len(boosted):
         cols[boosted, _RESERVED] = sentences.id("reserved", lambda: reserved_fit(True, True, c)[1])
 
-    # Place, size and feedback depend on the member: written pair by pair, shared.
-    regions: dict[int, frozenset[str]] = {}
-    feedback: dict[int, list[Reason]] = {}
+    # Place and size depend on the member: written once per (regions, member) and per
+    # (value, size range), and gathered for the pairs as arrays.
     areas = ~roster.no_area[slots]
+    state = np.zeros(n_pairs, np.int8)  # index into _STATES
+    if areas.any():
+        keys = Keys()
+        region_of = np.array([keys.places(x) for x in notices], INDEX)[notice_at]
+        for k in np.unique(region_of[areas]).tolist():
+            where = keys.region_sets[k]
+            if not where:
+                continue
+            at = np.flatnonzero(areas & (region_of == k))
+            ids, states = _places(snapshot, where, slots[at])
+            cols[at, _PLACE] = ids
+            state[at] = states
     ranged = roster.has_range[slots]
-    told = roster.has_feedback[slots]
-    for i in np.flatnonzero(areas | ranged | told).tolist():
+    if ranged.any():
+        lotted = np.array([bool(x.lots) for x in notices], bool)[notice_at]
+        at = np.flatnonzero(ranged & ~lotted)
+        r_count = np.int64(max(roster.range_id.max(initial=0) + 1, 1))
+        key = notice_at[at] * r_count + roster.range_id[slots[at]]
+        _, first, which = np.unique(key, return_index=True, return_inverse=True)
+        ids = [
+            _size(snapshot, notices[n].value, notices[n], 0, roster.members[slot])
+            for n, slot in zip(
+                notice_at[at[first]].tolist(), slots[at[first]].tolist(), strict=True
+            )
+        ]
+        cols[at, _SIZE] = np.array(ids, INDEX)[which.reshape(-1)] if ids else -1
+        for i in np.flatnonzero(ranged & lotted).tolist():
+            n, slot = int(notice_at[i]), int(slots[i])
+            m = roster.members[slot]
+            value, lot = _size_used(notices[n], m, int(best_row[i]), ev, c)
+            cols[i, _SIZE] = _size(snapshot, value, notices[n], lot, m)
+    feedback: dict[int, list[Reason]] = {}
+    for i in np.flatnonzero(roster.has_feedback[slots]).tolist():
         n, slot = int(notice_at[i]), int(slots[i])
-        m = roster.members[slot]
-        notice = notices[n]
-        state = UNKNOWN
-        if areas[i]:
-            if n not in regions:
-                regions[n] = notice_regions(notice.regions, notice.place)
-            if regions[n]:
-                state, cols[i, _PLACE] = _place(snapshot, regions[n], slot, m)
-        if ranged[i] or told[i]:
-            value, lot = _size_used(notice, m, int(best_row[i]), ev, c)
-            if ranged[i]:
-                cols[i, _SIZE] = _size(snapshot, value, notice, lot, m)
-            if told[i]:
-                p = m.profile
-                feedback[i] = feedback_fit(
-                    m.feedback, value, state, ev.facts(n), p.max_value, p.declined_value, c
-                )[1]
+        m, notice, p = roster.members[slot], notices[n], roster.members[slot].profile
+        value, _ = _size_used(notice, m, int(best_row[i]), ev, c)
+        feedback[i] = feedback_fit(
+            m.feedback, value, _STATES[state[i]], ev.facts(n), p.max_value, p.declined_value, c
+        )[1]
 
     # Pairs with the same reason ids share one tuple; feedback makes a pair its own.
     if n_pairs == 0:
@@ -336,17 +364,25 @@ def _against(snapshot: Snapshot, code: str, k: int) -> int:
     )
 
 
-def _place(snapshot: Snapshot, regions: frozenset[str], slot: int, m: Member) -> tuple[str, int]:
-    """(place state, reason id) for a member and a notice's regions."""
-    places = snapshot.sentences.places
-    fit = places.get((regions, slot))
-    if fit is None:
-        state, _, reason = place_fit(regions, m.areas, snapshot.config)
-        fit = places[(regions, slot)] = (
-            state,
-            snapshot.sentences.id(("place", regions, slot), lambda: reason),
+def _places(
+    snapshot: Snapshot, regions: frozenset[str], slots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reason ids, place states) of these members for a notice's regions; each member's
+    is worked out once per set of regions and kept."""
+    sentences = snapshot.sentences
+    found = sentences.places.get(regions)
+    if found is None:
+        found = sentences.places[regions] = (
+            np.full(snapshot.roster.size, -2, INDEX),
+            np.zeros(snapshot.roster.size, np.int8),
         )
-    return fit
+    ids, states = found
+    for slot in np.unique(slots[ids[slots] == -2]).tolist():
+        m = snapshot.roster.members[slot]
+        state, _, reason = place_fit(regions, m.areas, snapshot.config)
+        ids[slot] = sentences.id(("place", regions, slot), lambda r=reason: r)  # type: ignore[misc]
+        states[slot] = _STATES.index(state)
+    return ids[slots], states[slots]
 
 
 def _size(snapshot: Snapshot, value: float | None, notice: Notice, lot: int, m: Member) -> int:

@@ -119,6 +119,15 @@ class Roster:
         self.min_value = column(lambda p: p.min_value)
         self.max_value = column(lambda p: p.max_value)
         self.has_range = ~(np.isnan(self.min_value) & np.isnan(self.max_value))
+        # Members with the same size range share an id (their size reasons are the same).
+        ranges: dict[tuple[float | None, float | None], int] = {}
+        self.range_id = np.array(
+            [
+                ranges.setdefault((m.profile.min_value, m.profile.max_value), len(ranges))
+                for m in self.members
+            ],
+            INDEX,
+        )
         self.supported = np.array([m.profile.supported_business for m in self.members], bool)
         fb = [m.feedback for m in self.members]
         self.too_big = np.array([f.get("too_big", 0) for f in fb], INDEX)
