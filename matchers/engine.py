@@ -12,7 +12,7 @@ from .config import MatchConfig
 from .corpus import CorpusStats
 from .errors import ProfileError
 from .evidence import CodeIndex
-from .explain import Evidence, Snapshot, explain_pairs, veto
+from .explain import Evidence, explain_pairs, veto
 from .facts import Keys
 from .finder import Fields, Found, fields_of, find
 from .fuzzy import WordBuckets
@@ -22,6 +22,7 @@ from .labels import label_index, lexicon
 from .members import MemberIndex, Roster
 from .results import MatchRows
 from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
+from .snapshot import Snapshot
 from .text import TRANSACTION_WORDS, is_acronym_stem, stem_word
 from .types import Match, Notice, Profile
 from .vocab import Vocabulary

@@ -11,14 +11,14 @@ snapshot. `Matcher.explain` goes through the same code for one pair.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .arrays import INDEX, group_starts, ragged
 from .config import MatchConfig
-from .evidence import CodeHit, CodeIndex, TextHit
+from .evidence import CodeHit, TextHit
 from .facts import Keys
 from .finder import KINDS, Fields, Found, fields_of, find
 from .fit import (
@@ -32,13 +32,11 @@ from .fit import (
     reserved_fit,
     value_fit,
 )
-from .index import KeywordIndex
-from .keywords import Phrase
-from .members import Member, Roster
+from .members import Member
 from .reasons import against_reason, code_reason, keyword_reason, lot_name
 from .scoring import SCALE
+from .snapshot import Snapshot
 from .types import Notice, Reason
-from .vocab import Vocabulary
 
 # Keyword reasons shown per pair, and the weakest worth showing.
 SHOWN = 3
@@ -48,50 +46,6 @@ _CODE, _PLACE, _SIZE, _RESERVED = SHOWN, SHOWN + 1, SHOWN + 2, SHOWN + 3
 _COLUMNS = SHOWN + 4
 LOCAL = 1 << 40  # ids from here on are a block's keyword sentences (LOCAL + found row)
 _STATES = (UNKNOWN, INSIDE, BROADER, OUTSIDE)
-
-
-class Sentences:
-    """Reasons shared across notices (CPV, place, size), by id and by what they say."""
-
-    LIMIT = 200_000  # sentences kept before starting afresh (between blocks only)
-
-    def __init__(self) -> None:
-        self.items: list[Reason] = []
-        self._ids: dict[object, int] = {}
-        self.codes: dict[tuple[tuple[str, int], ...], np.ndarray] = {}  # codes -> id by slot
-        # Regions -> per member slot: place reason id (-2: not yet worked out), state.
-        self.places: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
-
-    def id(self, key: object, make: Callable[[], Reason | None]) -> int:
-        """The id of the sentence `key` names, written by `make` the first time (-1: none)."""
-        found = self._ids.get(key)
-        if found is None:
-            reason = make()
-            found = -1
-            if reason is not None:
-                found = len(self.items)
-                self.items.append(reason)
-            self._ids[key] = found
-        return found
-
-    def trim(self) -> None:
-        """Start afresh if the caches have grown too big."""
-        if len(self.items) + len(self._ids) + len(self.places) > self.LIMIT:
-            self.__init__()  # type: ignore[misc]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything scoring read: reasons written later use the same."""
-
-    config: MatchConfig
-    roster: Roster
-    index: KeywordIndex
-    phrases: list[Phrase]  # append-only: later phrases are never read through this index
-    derived: CodeIndex
-    vocab: Vocabulary  # grows, but what a word stands for never changes
-    text_rank: np.ndarray  # phrase id -> place of its text in sorted order (ties in reasons)
-    sentences: Sentences = field(default_factory=Sentences)
 
 
 class Evidence:
@@ -257,7 +211,10 @@ def explain_pairs(
         codes = keys.code_sets[k]
         if codes:
             at = np.flatnonzero(set_of == k)
-            cols[at, _CODE] = _code_ids(snapshot, codes)[slots[at]]
+            members, ids = _code_ids(snapshot, codes)
+            where = np.minimum(np.searchsorted(members, slots[at]), max(len(members) - 1, 0))
+            if len(members):
+                cols[at, _CODE] = np.where(members[where] == slots[at], ids[where], -1)
     # Where no code fits, the notice's codes may contradict the best keyword.
     for i in np.flatnonzero((cols[:, _CODE] < 0) & (against_row >= 0)).tolist():
         codes = keys.code_sets[int(set_of[i])]
@@ -395,10 +352,12 @@ def _size(snapshot: Snapshot, value: float | None, notice: Notice, lot: int, m: 
     )
 
 
-def _code_ids(snapshot: Snapshot, codes: tuple[tuple[str, int], ...]) -> np.ndarray:
-    """By member slot, the id of its CPV reason for a set of notice codes (-1: none):
-    its best evidence, through one of its keywords (the first of equals) or one of
-    its own codes."""
+def _code_ids(
+    snapshot: Snapshot, codes: tuple[tuple[str, int], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(member slots, reason ids), by slot: each member's CPV reason for a set of notice
+    codes, its best evidence, through one of its keywords (the first of equals) or one
+    of its own codes (members without any are left out)."""
     sentences = snapshot.sentences
     found = sentences.codes.get(codes)
     if found is not None:
@@ -440,8 +399,7 @@ def _code_ids(snapshot: Snapshot, codes: tuple[tuple[str, int], ...]) -> np.ndar
         sentences.id(("code", *hits[s]), lambda s=s: Reason("cpv", code_reason(*hits[s])))
         for s in range(len(hits))
     ]
-    out = np.full(roster.size, -1, INDEX)
-    out[all_slot[firsts]] = np.array(ids, INDEX)[all_source[firsts]] if ids else -1
+    out = (all_slot[firsts], np.array(ids, INDEX)[all_source[firsts]] if ids else all_slot[:0])
     sentences.codes[codes] = out
     return out
 

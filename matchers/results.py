@@ -8,7 +8,8 @@ from typing import overload
 
 import numpy as np
 
-from .explain import Block, Explained, Snapshot
+from .explain import Block, Explained
+from .snapshot import Snapshot
 from .types import LazyReasons, Match, Notice, Reason
 
 Row = tuple[str, str | int, int]
