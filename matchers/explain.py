@@ -153,6 +153,19 @@ def explain_pairs(
     Keyword and CPV evidence first, then place, size, reserved status and feedback.
     """
     ev = evidence or Evidence(snapshot, notices)
+    # The snapshot's shared sentences are handed out ids one thread at a time.
+    with snapshot.sentences.lock:
+        return _explain(snapshot, notices, notice_at, slots, ev)
+
+
+def _explain(
+    snapshot: Snapshot,
+    notices: Sequence[Notice],
+    notice_at: np.ndarray,
+    slots: np.ndarray,
+    ev: Evidence,
+) -> Explained:
+    """explain_pairs, holding the sentences' lock."""
     c = snapshot.config
     roster = snapshot.roster
     found = ev.found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ class Sentences:
     LIMIT_PLACES = 2_000
 
     def __init__(self) -> None:
+        # Reasons may be read on several threads: ids are handed out under this lock.
+        self.lock = threading.RLock()
         self.items: list[Reason] = []
         self._ids: dict[object, int] = {}
         # A notice's codes -> (member slots, their CPV reason ids), by slot.
@@ -52,7 +55,9 @@ class Sentences:
             or len(self.codes) > self.LIMIT_CODES
             or len(self.places) > self.LIMIT_PLACES
         ):
+            lock = self.lock
             self.__init__()  # type: ignore[misc]
+            self.lock = lock
 
 
 @dataclass(frozen=True, slots=True)
