@@ -106,6 +106,8 @@ class Vocabulary:
         self._compiled = 0  # words whose expansions are in the arrays
         self._stale = False  # an already compiled word gained an expansion
         self._pending: list[int] = []  # words not yet findable by stem or spelling
+        # What forked workers learnt, not taken yet (see merge).
+        self._deferred: list[tuple[list[str], dict[int, dict[int, float]], list[str]]] = []
         # Reasons may be written on another thread while a batch is scored: learning a
         # word is several steps, so it happens under a lock.
         self.lock = threading.RLock()
@@ -116,6 +118,8 @@ class Vocabulary:
     def stem_id(self, stem: str) -> int:
         """Dense id of a keyword stem (an acronym's in capitals), registered on first use."""
         with self.lock:
+            if self._deferred:
+                self._settle()
             return self._stem_id(stem)
 
     def _stem_id(self, stem: str) -> int:
@@ -136,6 +140,8 @@ class Vocabulary:
     def acronym_stems(self) -> np.ndarray:
         """Per keyword stem id: is it an acronym's?"""
         with self.lock:
+            if self._deferred:
+                self._settle()
             if len(self._acronym_flags) != len(self.stems):
                 self._acronym_flags = np.array([is_acronym_stem(s) for s in self.stems], bool)
             return self._acronym_flags
@@ -148,6 +154,8 @@ class Vocabulary:
         registered as stems, and never misspelt.
         """
         with self.lock:
+            if self._deferred:
+                self._settle()
             self._add_keyword_words(words, fuzzy)
 
     def _add_keyword_words(self, words: Iterable[tuple[str, str]], fuzzy: bool) -> None:
@@ -233,6 +241,8 @@ class Vocabulary:
             joined = " \x01 ".join(p.replace(SEP, " ") for p in parts)
         tokens = joined.encode("ascii").translate(CASED, b"'`").split()
         with self.lock:
+            if self._deferred:
+                self._settle()
             ids = np.fromiter(map(self._tokens.get, tokens, repeat(-1)), np.int64, len(tokens))
             new = np.flatnonzero(ids < 0)
             if len(new):
@@ -248,6 +258,8 @@ class Vocabulary:
     def arrays(self) -> WordArrays:
         """The words' and tokens' arrays (valid until the vocabulary next grows)."""
         with self.lock:
+            if self._deferred:
+                self._settle()
             return self._arrays()
 
     def _arrays(self) -> WordArrays:
@@ -318,8 +330,18 @@ class Vocabulary:
     def merge(
         self, words: list[str], expansions: dict[int, dict[int, float]], tokens: list[str]
     ) -> None:
-        """Take words and tokens a forked worker learnt (same keywords, same expansions)."""
+        """Take words and tokens a forked worker learnt (same keywords, same expansions).
+
+        Taken when the vocabulary is next used, not now: a batch's result does not
+        wait for it, and a process that is done never pays for it.
+        """
         with self.lock:
+            self._deferred.append((words, expansions, tokens))
+
+    def _settle(self) -> None:
+        """Take what forked workers handed back (see merge)."""
+        deferred, self._deferred = self._deferred, []
+        for words, expansions, tokens in deferred:
             self._merge(words, expansions)
             for t in tokens:
                 key = t.encode("ascii")
