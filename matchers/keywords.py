@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .cpv import kinds, significant
 from .labels import ACRONYM, GENERIC, codes_for_phrase, label_index, lexicon
@@ -63,6 +64,7 @@ class Phrase:
         return self.related or (bool(self.generic) and all(self.generic))
 
 
+@lru_cache(maxsize=65536)
 def _parse(text: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Content words and the links between them (function words at either end drop)."""
     words: list[str] = []
@@ -137,6 +139,9 @@ def token_link(variant: tuple[Token, ...], links: tuple[int, ...], t: int) -> in
 
 def token_kind(idx: tuple[int, ...], acronym: tuple[bool, ...], generic: tuple[bool, ...]) -> int:
     """ACRONYM if the token stands for an acronym; GENERIC if only for generic words."""
+    if len(idx) == 1:
+        i = idx[0]
+        return (ACRONYM if acronym[i] else 0) | (GENERIC if generic and generic[i] else 0)
     kind = ACRONYM if any(acronym[i] for i in idx) else 0
     if generic and all(generic[i] for i in idx):
         kind |= GENERIC
