@@ -125,11 +125,6 @@ def _empty() -> Found:
     return Found(z, z, np.zeros(0, np.float64), z, np.zeros(1, INDEX), z, z)
 
 
-def _before(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """values[at - 1], or -1 where `at` is 0."""
-    return np.where(at > 0, values[np.maximum(at - 1, 0)], -1)
-
-
 def find(
     fields: Fields,
     vocab: Vocabulary,
@@ -159,17 +154,23 @@ def find(
     # What binds each such word to the content word before it: -1 nothing at all, FREE
     # only words that bind nothing ("and", "the"), else the last relation ("at"); and
     # how many relations come before it in the batch (a difference counts those between).
-    binds = np.where(content, 0, a.relation[ids])
-    is_rel = binds > FREE
-    at = np.arange(len(tids), dtype=INDEX)
-    prev_rel = _before(np.maximum.accumulate(np.where(is_rel, at, -1)), tok)
-    prev_con = _before(np.maximum.accumulate(np.where(content | sep, at, -1)), tok)
+    # Looked up by position among the relations and the content words (fewer than tokens).
+    other = np.flatnonzero(~content)
+    binds = a.relation[ids[other]]
+    rel_at = other[binds > FREE]
+    rel_kind = binds[binds > FREE]
+    con_at = np.flatnonzero(content | sep)
+    t_rels = np.searchsorted(rel_at, tok)  # relations before the word
+    last = np.maximum(t_rels - 1, 0)
+    none = np.full(len(tok), -1, INDEX)
+    prev_rel = np.where(t_rels > 0, rel_at[last], -1) if len(rel_at) else none
+    k = np.searchsorted(con_at, tok)
+    prev_con = np.where(k > 0, con_at[np.maximum(k - 1, 0)], -1) if len(con_at) else none
     t_gap = np.where(
         prev_rel > prev_con,
-        binds[np.maximum(prev_rel, 0)],
+        rel_kind[last] if len(rel_kind) else -1,
         np.where(prev_con < tok - 1, FREE, -1),
     )
-    t_rels = np.cumsum(is_rel)[tok]
     # Content words between the last relation before the word and the word itself.
     t_after = np.where(prev_rel >= 0, cc[tok] - 1 - cc[np.maximum(prev_rel, 0)], len(tids))
 
