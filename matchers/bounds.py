@@ -28,7 +28,7 @@ def lowering_only(c: MatchConfig) -> bool:
 
 def top_relevance(c: MatchConfig) -> float:
     """The highest relevance the weights allow (1 with the defaults)."""
-    kw = c.keyword_weight * max(1.0, c.unbacked_keyword_factor)
+    kw = c.keyword_weight * max(1.0, c.unbacked_keyword_factor, c.contradicted_keyword_factor)
     cpv = c.cpv_weight
     return max(1e-9, kw, cpv, 1.0 - (1.0 - kw) * (1.0 - cpv))
 

@@ -97,23 +97,16 @@ def read_corpus(path: Path | None) -> CorpusStats | None:
 def score(
     notices: Path, profiles: Path, threshold: float | None, out: IO[str], corpus: Path | None = None
 ) -> int:
-    """Write one JSON line per (profile, notice) at or above the threshold; return the count."""
+    """Write one JSON line per (profile, notice) at or above the threshold; return the count.
+
+    Every input is read (and checked) first; then matches are scored and written a
+    slice of notices at a time (see Matcher.jsonl), never held whole.
+    """
     matcher = Matcher(read_profiles(profiles), MatchConfig(), corpus=read_corpus(corpus))
     count = 0
-    for m in matcher.match(read_notices(notices), threshold=threshold):
-        out.write(
-            json.dumps(
-                {
-                    "profile": m.profile_id,
-                    "notice": m.notice_id,
-                    "score": m.score,
-                    "reasons": [{"kind": r.kind, "text": r.text} for r in m.reasons],
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
-        count += 1
+    for text in matcher.jsonl(read_notices(notices), threshold):
+        out.write(text)
+        count += text.count("\n")
     return count
 
 

@@ -19,8 +19,11 @@ class MatchConfig:
     # How much each kind of evidence can contribute (0..1) before they are combined.
     keyword_weight: float = 1.0
     cpv_weight: float = 1.0
-    # Keyword evidence that none of the notice's own CPV codes backs up counts this much.
+    # Keyword evidence that none of the notice's own CPV codes backs up counts this much;
+    # where the keyword reaches CPV codes itself, the notice's codes contradict it, and it
+    # counts less: a title match scores 30, kept for triage but never worth an e-mail.
     unbacked_keyword_factor: float = 0.5
+    contradicted_keyword_factor: float = 0.3
     # Extra credit for a second, third... matching keyword, capped at this much.
     extra_keyword_weight: float = 0.3
     extra_keyword_cap: float = 0.15
@@ -33,6 +36,10 @@ class MatchConfig:
     # Words of a phrase scattered further apart than the phrase length plus this.
     phrase_window_slack: int = 3
     scattered_phrase_factor: float = 0.75
+    # A word in at least this share of the CPV labels ("services", "equipment") or of the
+    # notices ("support", "supply") is generic: alone, it never makes a match.
+    generic_label_share: float = 0.02
+    generic_notice_share: float = 0.1
     # Fuzzy word matching: edits allowed by word length (none below fuzzy_min_length).
     fuzzy_min_length: int = 6
     fuzzy_two_edits_length: int = 10

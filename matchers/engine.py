@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -11,19 +12,31 @@ from .config import MatchConfig
 from .corpus import CorpusStats
 from .errors import ProfileError
 from .evidence import CodeIndex
-from .explain import NoticeEvidence, Snapshot, reasons, text_hits, veto
+from .explain import Evidence, explain_pairs, veto
 from .facts import Keys
-from .finder import fields_of, find
+from .finder import Fields, Found, fields_of, find
 from .fuzzy import WordBuckets
 from .index import KeywordIndex, coverage_needs
 from .keywords import Phrase, compile_phrase, expand_to_cpv, phrase_key, weigh
-from .labels import lexicon
+from .labels import label_index, lexicon
 from .members import MemberIndex, Roster
 from .results import MatchRows
 from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
-from .text import stem_word
+from .snapshot import Snapshot
+from .text import TRANSACTION_WORDS, is_acronym_stem, stem_word
 from .types import Match, Notice, Profile
 from .vocab import Vocabulary
+
+_TRANSACTION = frozenset(stem_word(w) for w in TRANSACTION_WORDS)
+# Notices scored and written together when streaming JSON lines.
+JSONL_SLICE = 2_000
+
+
+def _text_rank(phrases: list[Phrase]) -> np.ndarray:
+    """Phrase id -> the place of its text in sorted order."""
+    rank = np.empty(len(phrases), np.int64)
+    rank[sorted(range(len(phrases)), key=lambda i: phrases[i].text)] = np.arange(len(phrases))
+    return rank
 
 
 class Matcher:
@@ -51,7 +64,8 @@ class Matcher:
         self._label_words.add(lexicon())
         self._typos: dict[str, set[str]] = {}
         self._phrases: list[Phrase] = []
-        self._phrase_ids: dict[tuple[str, ...], int] = {}
+        self._phrase_ids: dict[tuple[object, ...], int] = {}
+        self._by_text: dict[str, int | None] = {}  # keywords as written -> phrase
         self._idf: dict[str, float] = {}
         self._members = MemberIndex()
         self._derived = CodeIndex(
@@ -74,10 +88,28 @@ class Matcher:
     def _rarity(self, stem: str) -> float:
         v = self._idf.get(stem)
         if v is None:
-            v = self._idf[stem] = self.corpus.idf(stem)
+            # An acronym is as rare as its letters folded ("NHS" as "nhs"); one whose
+            # letters make a function word ("IT") is counted nowhere, so it is rare.
+            v = self._idf[stem] = self.corpus.idf(stem.lower())
         return v
 
+    def _generic(self, stem: str) -> bool:
+        """Is a stem too common to make a match alone (in many labels, or many notices)?"""
+        if is_acronym_stem(stem):
+            return False
+        if stem in _TRANSACTION:
+            return True
+        c = self.config
+        common = -math.log(c.generic_notice_share) if c.generic_notice_share > 0 else -math.inf
+        return label_index().share(stem) >= c.generic_label_share or self._rarity(stem) <= common
+
     def _phrase(self, text: str) -> int | None:
+        if text in self._by_text:
+            return self._by_text[text]
+        pid = self._by_text[text] = self._new_phrase(text)
+        return pid
+
+    def _new_phrase(self, text: str) -> int | None:
         key = phrase_key(text)
         if not key:
             return None
@@ -94,12 +126,16 @@ class Matcher:
                 ((s, s) for v in phrase.variants for s, _ in v if s not in phrase.stems),
                 fuzzy=False,
             )
-            weigh(phrase, self._rarity, vocab.stem_id)
+            weigh(phrase, self._rarity, vocab.stem_id, self._generic)
             typos = {
                 s: self._label_typos(w) for w, s in zip(phrase.words, phrase.stems, strict=True)
             }
             expand_to_cpv(
-                phrase, typos, self.config.label_min_strength, self.config.cpv_supplies_factor
+                phrase,
+                typos,
+                self.config.label_min_strength,
+                self.config.cpv_supplies_factor,
+                self.config.cpv_min_common_digits,
             )
             for code, strength in phrase.codes.items():
                 self._derived.add(pid, code, strength)
@@ -109,6 +145,8 @@ class Matcher:
 
     def _label_typos(self, word: str) -> set[str]:
         """Stems of the CPV-label words `word` may be a misspelling of (memoised)."""
+        if is_acronym_stem(word):
+            return set()
         found = self._typos.get(word)
         if found is None:
             found = self._typos[word] = {stem_word(w) for w, _ in self._label_words.near(word)}
@@ -117,6 +155,11 @@ class Matcher:
     def update(self, profile: Profile) -> None:
         """Add a profile, or replace the one with the same id (only its own parts are rebuilt)."""
         self._members.update(profile, self._phrase)
+
+    def keyword_codes(self, keyword: str) -> dict[str, float]:
+        """CPV codes a keyword reaches through the official labels, with strength 0..1."""
+        pid = self._phrase(keyword)
+        return {} if pid is None else dict(self._phrases[pid].codes)
 
     def remove(self, profile_id: str) -> None:
         """Forget a profile; its phrases stay cached for the next profile that uses them."""
@@ -149,6 +192,7 @@ class Matcher:
                 self._phrases,
                 self._derived,
                 self._vocab,
+                _text_rank(self._phrases),
             )
             self._snapshot_version = self._members.version
             self._scratch = None
@@ -193,6 +237,35 @@ class Matcher:
         """
         return self.rows(notices, threshold, profile_ids).matches()
 
+    def jsonl(self, notices: Sequence[Notice], threshold: float | None = None) -> Iterator[str]:
+        """The matches as JSON lines (see MatchRows.jsonl), streamed a slice at a time.
+
+        A big batch is scored and written by forked processes, slice by slice and in
+        order, so neither the matches nor their reasons are ever held whole.
+        """
+        limit = self.config.notify_threshold if threshold is None else threshold
+        notices = notices if isinstance(notices, list | tuple) else list(notices)
+        step = JSONL_SLICE
+        count = -(-len(notices) // step)
+
+        def write(i: int) -> str:
+            # The text is found once, with the words behind each hit, for both scoring
+            # and reasons.
+            part = notices[i * step : (i + 1) * step]
+            snap = self._state()
+            fields = fields_of(part, self.config)
+            found = find(fields, self._vocab, snap.index, self.config, detail=True)
+            scored = self._score(part, limit, None, (fields, found))
+            rows = MatchRows(part, scored.notice, scored.slot, scored.score, snap)
+            ev = Evidence(snap, part, fields, found)
+            return "".join(rows.jsonl(explain_pairs(snap, part, scored.notice, scored.slot, ev)))
+
+        workers = parallel.workers_for(len(notices), self.config)
+        if workers > 1:
+            self._state()
+            self._vocab.arrays()
+        yield from parallel.pieces(write, count, workers)
+
     def explain(self, notice: Notice, profile_id: str) -> Match:
         """One pair, scored whatever the result, with every reason (vetoes included)."""
         snap = self._state()
@@ -204,21 +277,23 @@ class Matcher:
         scored = self._score([notice], None, wanted)
         if len(scored.score) == 0:
             return Match(profile_id, notice.id, 0, ())
-        hits = text_hits(snap, [notice])[0]
+        ev = Evidence(snap, [notice])
         if scored.vetoed[0]:
-            reason = veto(snap, notice, hits, slot)
+            reason = veto(snap, ev, 0, slot)
             return Match(profile_id, notice.id, 0, (reason,) if reason else ())
+        pair = np.zeros(1, np.int64), np.full(1, slot, np.int64)
         return Match(
-            profile_id,
-            notice.id,
-            int(scored.score[0]),
-            reasons(snap, NoticeEvidence(snap, notice, hits), slot),
+            profile_id, notice.id, int(scored.score[0]), explain_pairs(snap, [notice], *pair, ev)[0]
         )
 
     def _score(
-        self, notices: Sequence[Notice], limit: float | None, wanted: np.ndarray | None
+        self,
+        notices: Sequence[Notice],
+        limit: float | None,
+        wanted: np.ndarray | None,
+        evidence: tuple[Fields, Found] | None = None,
     ) -> Scored:
-        """Score a batch in this process, chunk by chunk."""
+        """Score a batch in this process, chunk by chunk (`evidence`: its text, found already)."""
         snap = self._state()
         self._keys.trim()
         size = chunk_size(snap.roster.size)
@@ -227,14 +302,18 @@ class Matcher:
         parts = []
         for start in range(0, len(notices), size):
             chunk = notices[start : start + size]
-            fields = fields_of(chunk, self.config)
-            found = find(fields, self._vocab, snap.index, self.config)
+            if evidence is None:
+                fields = fields_of(chunk, self.config)
+                found = find(fields, self._vocab, snap.index, self.config)
+            else:
+                fields, found = evidence[0], evidence[1].part(start, start + size)
             part = score_chunk(
                 chunk,
                 found,
                 fields,
                 snap.roster,
                 snap.derived,
+                snap.index.coded,
                 self._keys,
                 self.config,
                 limit,

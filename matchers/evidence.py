@@ -17,6 +17,7 @@ class TextHit:
     words: tuple[str, ...]
     field: int = 0  # the field's place in the notice: title, description, then lots
     grid: int = 0  # strength on scoring's integer grid, for ranking as scoring does
+    missing: tuple[str, ...] = ()  # the keyword's words not found (a partial match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +42,27 @@ class CodeIndex:
 
     A notice code meets a target at their nearest common ancestor: walking up the
     notice code's lineage and looking each node up finds every related target
-    without scanning them all.
+    without scanning them all. Codes meet through ancestors of at least
+    `min_digits` significant digits; with `broad`, a broad target itself ("45", a
+    division a member chose) is also met by the codes under it.
     """
 
-    def __init__(self, min_digits: int, max_steps: int, narrower: float, broader: float):
+    def __init__(
+        self, min_digits: int, max_steps: int, narrower: float, broader: float, broad: bool = False
+    ):
         self._nodes: dict[str, list[tuple[object, str, int, float]]] = {}
         self._min = min_digits
         self._max = max_steps
         self._narrower = narrower
         self._broader = broader
+        self._broad = broad
 
     def add(self, owner: object, target: str, strength: float) -> None:
         """Index a target code for an owner (a phrase id or a profile id)."""
         for j, node in enumerate(lineage(target)):
-            if len(significant(node)) < self._min or j > self._max:
+            if (
+                len(significant(node)) < self._min and not (self._broad and j == 0)
+            ) or j > self._max:
                 break
             self._nodes.setdefault(node, []).append((owner, target, j, strength))
 
@@ -64,10 +72,13 @@ class CodeIndex:
         nodes = self._nodes
         for code, lot in codes:
             for i, node in enumerate(lineage(code)):
-                if i > self._max or len(significant(node)) < self._min:
+                if i > self._max:
+                    break
+                broad = len(significant(node)) < self._min
+                if broad and not self._broad:
                     break
                 for owner, target, j, strength in nodes.get(node, ()):
-                    if i + j > self._max:
+                    if i + j > self._max or (broad and j):
                         continue
                     s = strength * code_strength(i, j, self._narrower, self._broader)
                     prev = out.get(owner)

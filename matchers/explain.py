@@ -1,221 +1,458 @@
-"""Reasons for a scored pair, written from the same evidence that scored it.
+"""Reasons for scored pairs, written from the same evidence that scored them.
 
-Reasons are only written when someone reads them: a large batch yields millions
-of matches and few are shown. The notices' text evidence is found again (with the
-words behind each hit) for a block of notices at a time, on the first read.
+Reasons are written only when read, and then for a block of notices at once: a big
+batch yields millions of matches. The block's text evidence is found again, with the
+words behind each hit, and every pair asked for is explained from shared arrays:
+each pair's reasons are ids, one column per kind (its keywords, CPV evidence, place,
+size, reserved status), and pairs with the same ids share one tuple. A keyword's
+sentence is written once per notice; CPV, place and size sentences once per
+snapshot. `Matcher.explain` goes through the same code for one pair.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import INDEX, group_starts, ragged
 from .config import MatchConfig
-from .evidence import CodeHit, CodeIndex, TextHit
+from .evidence import CodeHit, TextHit
 from .facts import Keys
-from .finder import KINDS, fields_of, find
-from .fit import NoticeFacts, feedback_fit, place_fit, reserved_fit, value_fit
-from .index import KeywordIndex
-from .keywords import Phrase
-from .members import Member, Roster
-from .reasons import code_reason, keyword_reason
-from .regions import notice_regions
+from .finder import KINDS, Fields, Found, fields_of, find
+from .fit import (
+    BROADER,
+    INSIDE,
+    OUTSIDE,
+    UNKNOWN,
+    NoticeFacts,
+    feedback_fit,
+    place_fit,
+    reserved_fit,
+    value_fit,
+)
+from .members import Member
+from .reasons import against_reason, code_reason, keyword_reason, lot_name
 from .scoring import SCALE
+from .snapshot import Snapshot
 from .types import Notice, Reason
-from .vocab import Vocabulary
+
+# Keyword reasons shown per pair, and the weakest worth showing.
+SHOWN = 3
+FAINT = 0.05
+# Columns of a pair's reason ids, in the order they are shown.
+_CODE, _PLACE, _SIZE, _RESERVED = SHOWN, SHOWN + 1, SHOWN + 2, SHOWN + 3
+_COLUMNS = SHOWN + 4
+LOCAL = 1 << 40  # ids from here on are a block's keyword sentences (LOCAL + found row)
+_STATES = (UNKNOWN, INSIDE, BROADER, OUTSIDE)
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything scoring read: reasons written later use the same."""
+class Evidence:
+    """A block's text evidence, found again with the words behind each hit."""
 
-    config: MatchConfig
-    roster: Roster
-    index: KeywordIndex
-    phrases: list[Phrase]  # append-only: later phrases are never read through this index
-    derived: CodeIndex
-    vocab: Vocabulary  # grows, but what a word stands for never changes
-    place_reasons: dict = field(default_factory=dict)  # (regions, slot) -> place_fit(...)
-    code_hits: dict = field(default_factory=dict)  # CPV codes -> (by phrase, by member code)
-
-
-def text_hits(snapshot: Snapshot, notices: Sequence[Notice]) -> list[dict[int, TextHit]]:
-    """Per notice: phrase id -> its best hit, with the words found."""
-    fields = fields_of(notices, snapshot.config)
-    found = find(fields, snapshot.vocab, snapshot.index, snapshot.config, detail=True)
-    out: list[dict[int, TextHit]] = [{} for _ in notices]
-    first = np.searchsorted(fields.notice, np.arange(len(notices)))
-    words = found.words or []
-    # Ranked as scoring ranks them: by strength on the integer grid, then field.
-    grid = np.rint(found.strength * SCALE).astype(np.int64).tolist()
-    for n, k, s, q, f, w in zip(
-        found.notice.tolist(),
-        found.phrase.tolist(),
-        found.strength.tolist(),
-        grid,
-        found.field.tolist(),
-        words,
-        strict=True,
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        notices: Sequence[Notice],
+        fields: Fields | None = None,
+        found: Found | None = None,
     ):
-        out[n][k] = TextHit(s, KINDS[fields.kind[f]], int(fields.lot[f]), w, f - int(first[n]), q)
+        """`fields` and `found` (with detail), if the caller found them already."""
+        self.snapshot = snapshot
+        self.notices = notices
+        self.fields = fields or fields_of(notices, snapshot.config)
+        self.found = found or find(
+            self.fields, snapshot.vocab, snapshot.index, snapshot.config, True
+        )
+        self.first = np.searchsorted(self.fields.notice, np.arange(len(notices))).tolist()
+        self._hits: dict[int, TextHit] = {}
+        self._rows: tuple[list, ...] | None = None
+        self._keywords: dict[int, Reason] = {}
+        self._facts: dict[int, NoticeFacts] = {}
+
+    def hit(self, row: int) -> TextHit:
+        """Found row `row` as a TextHit, the keyword's missing words named."""
+        h = self._hits.get(row)
+        if h is None:
+            if self._rows is None:
+                found = self.found
+                assert found.missing is not None
+                self._rows = tuple(
+                    x.tolist()
+                    for x in (
+                        found.notice,
+                        found.phrase,
+                        found.strength,
+                        found.field,
+                        found.missing,
+                        self.fields.kind,
+                        self.fields.lot,
+                    )
+                )
+            notice, phrase, strength, field, missing, kind, lot = self._rows
+            f = field[row]
+            words = self.snapshot.phrases[phrase[row]].words
+            mask = missing[row]
+            h = self._hits[row] = TextHit(
+                strength[row],
+                KINDS[kind[f]],
+                lot[f],
+                self.found.words(row, self.snapshot.vocab),
+                f - self.first[notice[row]],
+                round(strength[row] * SCALE),
+                tuple(w for i, w in enumerate(words) if mask >> i & 1) if mask else (),
+            )
+        return h
+
+    def keyword(self, row: int) -> Reason:
+        """The keyword reason of found row `row` (written once)."""
+        r = self._keywords.get(row)
+        if r is None:
+            notice = self.notices[int(self.found.notice[row])]
+            text = self.snapshot.phrases[int(self.found.phrase[row])].text
+            r = self._keywords[row] = Reason(
+                "keyword", keyword_reason(text, self.hit(row), notice.lots)
+            )
+        return r
+
+    def rows_of(self, n: int) -> range:
+        """The found rows of the block's notice n."""
+        lo, hi = np.searchsorted(self.found.notice, [n, n + 1])
+        return range(int(lo), int(hi))
+
+    def facts(self, n: int) -> NoticeFacts:
+        """What feedback asks of the block's notice n."""
+        f = self._facts.get(n)
+        if f is None:
+            x = self.notices[n]
+            f = self._facts[n] = NoticeFacts(f"{x.title}\n{x.description}", x.published, x.deadline)
+        return f
+
+
+@dataclass(slots=True)
+class Explained:
+    """Reasons of a block's pairs: pair i's are combos[combo[i]]."""
+
+    combo: np.ndarray
+    combos: list[tuple[Reason, ...]]
+
+    def __getitem__(self, i: int) -> tuple[Reason, ...]:
+        return self.combos[self.combo[i]]
+
+
+def explain_pairs(
+    snapshot: Snapshot,
+    notices: Sequence[Notice],
+    notice_at: np.ndarray,
+    slots: np.ndarray,
+    evidence: Evidence | None = None,
+) -> Explained:
+    """Reasons for pairs (notices[notice_at[i]], member in slots[i]), all at once.
+
+    Keyword and CPV evidence first, then place, size, reserved status and feedback.
+    """
+    ev = evidence or Evidence(snapshot, notices)
+    # The snapshot's shared sentences are handed out ids one thread at a time.
+    with snapshot.sentences.lock:
+        return _explain(snapshot, notices, notice_at, slots, ev)
+
+
+def _explain(
+    snapshot: Snapshot,
+    notices: Sequence[Notice],
+    notice_at: np.ndarray,
+    slots: np.ndarray,
+    ev: Evidence,
+) -> Explained:
+    """explain_pairs, holding the sentences' lock."""
+    c = snapshot.config
+    roster = snapshot.roster
+    found = ev.found
+    sentences = snapshot.sentences
+    sentences.trim()
+    n_pairs = len(slots)
+    notice_at = notice_at.astype(INDEX)
+    slots = slots.astype(INDEX)
+    mm = np.int64(max(roster.size, 1))
+    key = notice_at * mm + slots
+    by_key = np.argsort(key, kind="stable")
+    sorted_key = key[by_key]
+
+    # Keyword rows of each pair: found rows fanned out to the members using the phrase.
+    start, count, items = roster.users
+    rows = np.flatnonzero(found.phrase < len(count))
+    n_users = count[found.phrase[rows]]
+    fr_row = np.repeat(rows, n_users)
+    fr_slot = items[ragged(start[found.phrase[rows]], n_users)]
+    fr_key = found.notice[fr_row] * mm + fr_slot
+    at = np.minimum(np.searchsorted(sorted_key, fr_key), max(n_pairs - 1, 0))
+    mine = (sorted_key[at] == fr_key) if n_pairs else np.zeros(len(fr_key), bool)
+    fr_row, fr_pair = fr_row[mine], by_key[at[mine]]
+    ph = found.phrase[fr_row]
+    strength = found.strength[fr_row]
+    grid = np.rint(strength * SCALE).astype(INDEX)
+    fld = found.field[fr_row]
+    cols = np.full((n_pairs, _COLUMNS), -1, INDEX)
+
+    # The strongest keywords first (then by text), three at most.
+    order = np.lexsort((snapshot.text_rank[ph], -strength, fr_pair))
+    runs = group_starts(fr_pair[order])
+    rank = np.arange(len(order)) - np.repeat(runs, np.diff(np.append(runs, len(order))))
+    shown = (rank < SHOWN) & (strength[order] >= FAINT)
+    cols[fr_pair[order][shown], rank[shown]] = LOCAL + fr_row[order][shown]
+
+    # The best keyword (as scoring ranks it: grid, earliest field, first phrase), and the
+    # first phrase reaching CPV codes of its own among those as strong.
+    order = np.lexsort((ph, fld, -grid, fr_pair))
+    o_pair = fr_pair[order]
+    heads = group_starts(o_pair)
+    best_row = np.full(n_pairs, -1, INDEX)
+    best_grid = np.zeros(n_pairs, INDEX)
+    best_row[o_pair[heads]] = fr_row[order[heads]]
+    best_grid[o_pair[heads]] = grid[order[heads]]
+    coded = snapshot.index.coded[ph[order]] & (grid[order] == best_grid[o_pair])
+    hits = np.flatnonzero(coded)
+    firsts = hits[group_starts(o_pair[hits])]
+    against_row = np.full(n_pairs, -1, INDEX)
+    against_row[o_pair[firsts]] = fr_row[order[firsts]]
+
+    # CPV evidence: each set of notice codes gives every member's reason id at once.
+    keys = Keys()
+    set_of = np.array([keys.codes(x) for x in notices], INDEX)[notice_at]
+    for k in np.unique(set_of).tolist():
+        codes = keys.code_sets[k]
+        if codes:
+            at = np.flatnonzero(set_of == k)
+            members, ids = _code_ids(snapshot, codes)
+            where = np.minimum(np.searchsorted(members, slots[at]), max(len(members) - 1, 0))
+            if len(members):
+                cols[at, _CODE] = np.where(members[where] == slots[at], ids[where], -1)
+    # Where no code fits, the notice's codes may contradict the best keyword.
+    for i in np.flatnonzero((cols[:, _CODE] < 0) & (against_row >= 0)).tolist():
+        codes = keys.code_sets[int(set_of[i])]
+        if codes:
+            cols[i, _CODE] = _against(snapshot, codes[0][0], int(found.phrase[against_row[i]]))
+    reserved = np.array([x.reserved for x in notices], bool)[notice_at]
+    boosted = np.flatnonzero(reserved & roster.supported[slots])
+    if len(boosted):
+        cols[boosted, _RESERVED] = sentences.id("reserved", lambda: reserved_fit(True, True, c)[1])
+
+    # Place and size depend on the member: written once per (regions, member) and per
+    # (value, size range), and gathered for the pairs as arrays.
+    areas = ~roster.no_area[slots]
+    state = np.zeros(n_pairs, np.int8)  # index into _STATES
+    if areas.any():
+        keys = Keys()
+        region_of = np.array([keys.places(x) for x in notices], INDEX)[notice_at]
+        for k in np.unique(region_of[areas]).tolist():
+            where = keys.region_sets[k]
+            if not where:
+                continue
+            at = np.flatnonzero(areas & (region_of == k))
+            ids, states = _places(snapshot, where, slots[at])
+            cols[at, _PLACE] = ids
+            state[at] = states
+    ranged = roster.has_range[slots]
+    if ranged.any():
+        lotted = np.array([bool(x.lots) for x in notices], bool)[notice_at]
+        at = np.flatnonzero(ranged & ~lotted)
+        r_count = np.int64(max(roster.range_id.max(initial=0) + 1, 1))
+        key = notice_at[at] * r_count + roster.range_id[slots[at]]
+        _, first, which = np.unique(key, return_index=True, return_inverse=True)
+        ids = [
+            _size(snapshot, notices[n].value, notices[n], 0, roster.members[slot])
+            for n, slot in zip(
+                notice_at[at[first]].tolist(), slots[at[first]].tolist(), strict=True
+            )
+        ]
+        cols[at, _SIZE] = np.array(ids, INDEX)[which.reshape(-1)] if ids else -1
+        for i in np.flatnonzero(ranged & lotted).tolist():
+            n, slot = int(notice_at[i]), int(slots[i])
+            m = roster.members[slot]
+            value, lot = _size_used(notices[n], m, int(best_row[i]), ev, c)
+            cols[i, _SIZE] = _size(snapshot, value, notices[n], lot, m)
+    feedback: dict[int, list[Reason]] = {}
+    for i in np.flatnonzero(roster.has_feedback[slots]).tolist():
+        n, slot = int(notice_at[i]), int(slots[i])
+        m, notice, p = roster.members[slot], notices[n], roster.members[slot].profile
+        value, _ = _size_used(notice, m, int(best_row[i]), ev, c)
+        feedback[i] = feedback_fit(
+            m.feedback, value, _STATES[state[i]], ev.facts(n), p.max_value, p.declined_value, c
+        )[1]
+
+    # Pairs with the same reason ids share one tuple; feedback makes a pair its own.
+    if n_pairs == 0:
+        return Explained(np.zeros(0, INDEX), [])
+    order = np.lexsort(cols.T[::-1])
+    ranked = cols[order]
+    new = np.ones(n_pairs, bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    combo = np.empty(n_pairs, INDEX)
+    combo[order] = np.cumsum(new) - 1
+    distinct = ranked[new]
+    used = np.unique(distinct[distinct >= 0]).tolist()
+    known = sentences.items
+    said = {x: ev.keyword(x - LOCAL) if x >= LOCAL else known[x] for x in used}
+    combos = [tuple([said[x] for x in row if x >= 0]) for row in distinct.tolist()]
+    for i, extra in feedback.items():
+        if extra:
+            combos.append(combos[combo[i]] + tuple(extra))
+            combo[i] = len(combos) - 1
+    return Explained(combo, combos)
+
+
+def _size_used(
+    notice: Notice, member: Member, best_row: int, ev: Evidence, config: MatchConfig
+) -> tuple[float | None, int]:
+    """(value, lot number or 0) that decides size, as scoring chooses it (_lot_values):
+    the lot holding the member's best keyword, else the lot that fits best, else the
+    notice."""
+    if not notice.lots:
+        return notice.value, 0
+    valued = [i for i, lot in enumerate(notice.lots, 1) if lot.value is not None]
+    if not valued:
+        return notice.value, 0
+    lot = int(ev.fields.lot[ev.found.field[best_row]]) if best_row >= 0 else 0
+    if lot:
+        value = notice.lots[lot - 1].value
+        return (notice.value, 0) if value is None else (value, lot)
+    p = member.profile
+
+    def fit(i: int) -> tuple[float, int]:
+        return value_fit(notice.lots[i - 1].value, p.min_value, p.max_value, config)[0], -i
+
+    best = max(valued, key=fit)
+    return notice.lots[best - 1].value, best
+
+
+def _against(snapshot: Snapshot, code: str, k: int) -> int:
+    """The id of: the notice's main code does not fit phrase k."""
+    text = snapshot.phrases[k].text
+    return snapshot.sentences.id(
+        ("against", code, k), lambda: Reason("cpv", against_reason(code, text))
+    )
+
+
+def _places(
+    snapshot: Snapshot, regions: frozenset[str], slots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reason ids, place states) of these members for a notice's regions; each member's
+    is worked out once per set of regions and kept."""
+    sentences = snapshot.sentences
+    found = sentences.places.get(regions)
+    if found is None:
+        found = sentences.places[regions] = (
+            np.full(snapshot.roster.size, -2, INDEX),
+            np.zeros(snapshot.roster.size, np.int8),
+        )
+    ids, states = found
+    for slot in np.unique(slots[ids[slots] == -2]).tolist():
+        m = snapshot.roster.members[slot]
+        state, _, reason = place_fit(regions, m.areas, snapshot.config)
+        ids[slot] = sentences.id(("place", regions, slot), lambda r=reason: r)  # type: ignore[misc]
+        states[slot] = _STATES.index(state)
+    return ids[slots], states[slots]
+
+
+def _size(snapshot: Snapshot, value: float | None, notice: Notice, lot: int, m: Member) -> int:
+    """The id of the size reason for a value (of a lot, named) against a member's range."""
+    p = m.profile
+    name = lot_name(notice.lots, lot) if lot else None
+    return snapshot.sentences.id(
+        ("value", value, name, p.min_value, p.max_value),
+        lambda: value_fit(value, p.min_value, p.max_value, snapshot.config, name)[1],
+    )
+
+
+def _code_ids(
+    snapshot: Snapshot, codes: tuple[tuple[str, int], ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(member slots, reason ids), by slot: each member's CPV reason for a set of notice
+    codes, its best evidence, through one of its keywords (the first of equals) or one
+    of its own codes (members without any are left out)."""
+    sentences = snapshot.sentences
+    found = sentences.codes.get(codes)
+    if found is not None:
+        return found
+    roster = snapshot.roster
+    start, count, items = roster.users
+    derived = snapshot.derived.lookup(list(codes))
+    explicit = roster.explicit.lookup(list(codes))
+    pids = np.array([p for p in derived if p < len(count)], INDEX)
+    n_users = count[pids]
+    rows = ragged(start[pids], n_users)
+    slot = [items[rows]]
+    strength = [np.repeat([derived[p].strength for p in pids.tolist()], n_users)]
+    place = [roster.keyword_place[rows]]
+    source = [np.repeat(np.arange(len(pids), dtype=INDEX), n_users)]
+    hits: list[tuple[CodeHit, str | None]] = [
+        (derived[p], snapshot.phrases[p].text) for p in pids.tolist()
+    ]
+    for target, hit in explicit.items():
+        owners = roster.code_owners[target]
+        slot.append(owners)
+        strength.append(np.full(len(owners), hit.strength))
+        place.append(
+            np.array(
+                [len(roster.members[s].keywords) + roster.members[s].cpv.index(target)
+                 for s in owners.tolist()],
+                INDEX,
+            )
+        )  # fmt: skip
+        source.append(np.full(len(owners), len(hits), INDEX))
+        hits.append((hit, None))
+    all_slot = np.concatenate(slot).astype(INDEX)
+    all_strength = np.concatenate(strength).astype(np.float64)
+    all_place = np.concatenate(place).astype(INDEX)
+    all_source = np.concatenate(source).astype(INDEX)
+    order = np.lexsort((all_place, -all_strength, all_slot))
+    firsts = order[group_starts(all_slot[order])]
+    ids = [
+        sentences.id(("code", *hits[s]), lambda s=s: Reason("cpv", code_reason(*hits[s])))
+        for s in range(len(hits))
+    ]
+    out = (all_slot[firsts], np.array(ids, INDEX)[all_source[firsts]] if ids else all_slot[:0])
+    sentences.codes[codes] = out
     return out
 
 
-class NoticeEvidence:
-    """One notice's evidence for writing reasons: text hits, CPV hits, regions."""
-
-    __slots__ = (
-        "codes",
-        "derived",
-        "explicit",
-        "facts",
-        "hits",
-        "notice",
-        "regions",
-        "sizes",
-        "written",
-    )
-
-    def __init__(self, snapshot: Snapshot, notice: Notice, hits: dict[int, TextHit]):
-        keys = Keys()
-        codes = keys.code_sets[keys.codes(notice)]
-        self.notice = notice
-        self.hits = hits
-        found = snapshot.code_hits.get(codes)
-        if found is None:
-            if len(snapshot.code_hits) > 10_000:
-                snapshot.code_hits.clear()
-            found = snapshot.code_hits[codes] = (
-                snapshot.derived.lookup(list(codes)) if codes else {},
-                snapshot.roster.explicit.lookup(list(codes)) if codes else {},
-            )
-        self.derived, self.explicit = found
-        self.regions = notice_regions(notice.regions, notice.place)
-        self.facts = NoticeFacts(
-            f"{notice.title}\n{notice.description}", notice.published, notice.deadline
-        )
-        # Sentences shared by the notice's matches: per phrase, per CPV hit.
-        self.written: dict[int, Reason] = {}
-        self.codes: dict[tuple[CodeHit, str | None], Reason] = {}
-        self.sizes: dict[tuple[float | None, float | None, float | None], Reason | None] = {}
-
-    def keyword(self, text: str, k: int) -> Reason:
-        """The keyword reason for phrase k."""
-        r = self.written.get(k)
-        if r is None:
-            r = self.written[k] = Reason(
-                "keyword", keyword_reason(text, self.hits[k], self.notice.lots)
-            )
-        return r
-
-    def code(self, hit: CodeHit, label: str | None) -> Reason:
-        """The CPV reason for a hit (through a keyword, or the member's own code)."""
-        r = self.codes.get((hit, label))
-        if r is None:
-            r = self.codes[(hit, label)] = Reason("cpv", code_reason(hit, label))
-        return r
-
-
-class Block:
-    """A run of notices of one batch whose text evidence is found again on first read."""
-
-    __slots__ = ("_evidence", "_hits", "notices", "snapshot")
-
-    def __init__(self, snapshot: Snapshot, notices: Sequence[Notice]):
-        self.snapshot = snapshot
-        self.notices = notices
-        self._evidence: list[NoticeEvidence | None] | None = None
-
-    def reasons(self, i: int, slot: int) -> tuple[Reason, ...]:
-        """The reasons of notice `i` of the block for the member in `slot`."""
-        if self._evidence is None:
-            hits = text_hits(self.snapshot, self.notices)
-            self._hits = hits
-            self._evidence = [None] * len(self.notices)
-        ev = self._evidence[i]
-        if ev is None:
-            ev = self._evidence[i] = NoticeEvidence(self.snapshot, self.notices[i], self._hits[i])
-        return reasons(self.snapshot, ev, slot)
-
-
-def best_keyword(member: Member, hits: dict[int, TextHit]) -> int | None:
-    """The member's strongest phrase in the notice (earliest field, then first phrase)."""
-    found = [(-hits[k].grid, hits[k].field, k) for k in member.keywords if k in hits]
-    return min(found)[2] if found else None
-
-
-def value_used(notice: Notice, member: Member, hits: dict[int, TextHit]) -> float | None:
-    """The notice's value, or that of the lot holding the member's best keyword."""
-    k = best_keyword(member, hits)
-    if k is not None and hits[k].lot:
-        lot_value = notice.lots[hits[k].lot - 1].value
-        if lot_value is not None:
-            return lot_value
-    return notice.value
-
-
-def veto(snapshot: Snapshot, notice: Notice, hits: dict[int, TextHit], slot: int) -> Reason | None:
-    """The exclusion that vetoes the pair, if one is found strongly enough."""
+def veto(snapshot: Snapshot, ev: Evidence, n: int, slot: int) -> Reason | None:
+    """The exclusion that vetoes a pair, if one is found strongly enough."""
     m = snapshot.roster.members[slot]
+    rows = {int(ev.found.phrase[r]): r for r in ev.rows_of(n)}
     for k in m.excludes:
-        x = hits.get(k)
-        if x is not None and x.strength >= snapshot.config.exclude_min_evidence:
-            return Reason(
-                "exclude", "excluded: " + keyword_reason(snapshot.phrases[k].text, x, notice.lots)
-            )
+        r = rows.get(k)
+        if r is not None and ev.found.strength[r] >= snapshot.config.exclude_min_evidence:
+            text = keyword_reason(snapshot.phrases[k].text, ev.hit(r), ev.notices[n].lots)
+            return Reason("exclude", "excluded: " + text)
     return None
 
 
-def code_hit(
-    snapshot: Snapshot, ev: NoticeEvidence, m: Member
-) -> tuple[CodeHit | None, str | None]:
-    """The member's best CPV evidence and the keyword behind it (None: its own codes)."""
-    best: tuple[CodeHit | None, str | None] = (None, None)
-    top = 0.0
-    for k in m.keywords:
-        hit = ev.derived.get(k)
-        if hit is not None and hit.strength > top:
-            top, best = hit.strength, (hit, snapshot.phrases[k].text)
-    for code in m.cpv:
-        hit = ev.explicit.get(code)
-        if hit is not None and hit.strength > top:
-            top, best = hit.strength, (hit, None)
-    return best
+class Block:
+    """Pairs of a run of notices of one batch, explained together on first read."""
 
+    __slots__ = ("_explained", "notice_at", "notices", "slots", "snapshot")
 
-def reasons(snapshot: Snapshot, ev: NoticeEvidence, slot: int) -> tuple[Reason, ...]:
-    """Keyword and CPV evidence first, then place, size, reserved status and feedback."""
-    c = snapshot.config
-    m = snapshot.roster.members[slot]
-    notice, hits = ev.notice, ev.hits
-    phrases = snapshot.phrases
-    found = sorted(
-        ((hits[k].strength, phrases[k].text, k) for k in m.keywords if k in hits),
-        key=lambda h: (-h[0], h[1]),
-    )
-    out = [ev.keyword(text, k) for strength, text, k in found[:3] if strength >= 0.05]
-    hit, label = code_hit(snapshot, ev, m)
-    if hit is not None:
-        out.append(ev.code(hit, label))
-    places = snapshot.place_reasons
-    key = (ev.regions, slot)
-    fit = places.get(key)
-    if fit is None:
-        if len(places) > 100_000:
-            places.clear()
-        fit = places[key] = place_fit(ev.regions, m.areas, c)
-    state, _, place = fit
-    value = value_used(notice, m, hits)
-    p = m.profile
-    size = ev.sizes.get((value, p.min_value, p.max_value), 0)
-    if size == 0:
-        size = ev.sizes[(value, p.min_value, p.max_value)] = value_fit(
-            value, p.min_value, p.max_value, c
-        )[1]
-    extra = (place, size, reserved_fit(notice.reserved, p.supported_business, c)[1])
-    out += [r for r in extra if r is not None]
-    if m.feedback:
-        out += feedback_fit(m.feedback, value, state, ev.facts, p.max_value, p.declined_value, c)[1]
-    return tuple(out)
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        notices: Sequence[Notice],
+        notice_at: np.ndarray,
+        slots: np.ndarray,
+    ):
+        self.snapshot = snapshot
+        self.notices = notices
+        self.notice_at = notice_at
+        self.slots = slots
+        self._explained: Explained | None = None
+
+    def all(self) -> Explained:
+        """Every pair's reasons."""
+        if self._explained is None:
+            self._explained = explain_pairs(self.snapshot, self.notices, self.notice_at, self.slots)
+        return self._explained
+
+    def reasons(self, i: int) -> tuple[Reason, ...]:
+        """The reasons of pair i of the block."""
+        return self.all()[i]

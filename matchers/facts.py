@@ -32,6 +32,7 @@ class NoticeFacts:
     regions: list[frozenset[str]]
     lot_values: np.ndarray  # notices with a lot whose value is known
     lot_start: np.ndarray  # where each notice's lots start in `lot_value`
+    lot_count: np.ndarray
     lot_value: np.ndarray  # every lot's value, NaN when unknown
 
 
@@ -101,6 +102,7 @@ def facts_of(notices: Sequence[Notice], keys: Keys) -> NoticeFacts:
     region_set, regions, _ = _local([keys.places(n) for n in notices], keys.region_sets)
     lot_values = np.zeros(len(notices), bool)
     lot_start = np.zeros(len(notices), INDEX)
+    lot_count = np.array([len(n.lots) for n in notices], INDEX)
     lot_value: list[float | None] = []
     for i, n in enumerate(notices):
         if n.lots:
@@ -117,5 +119,6 @@ def facts_of(notices: Sequence[Notice], keys: Keys) -> NoticeFacts:
         regions,
         lot_values,
         lot_start,
+        lot_count,
         np.array(lot_value, np.float64),
     )

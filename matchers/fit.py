@@ -73,25 +73,26 @@ def place_fit(
 
 
 def value_fit(
-    value: float | None, low: float | None, high: float | None, config: MatchConfig
+    value: float | None,
+    low: float | None,
+    high: float | None,
+    config: MatchConfig,
+    lot: str | None = None,
 ) -> tuple[float, Reason | None]:
-    """(factor, reason) for a contract value against the member's size range."""
+    """(factor, reason) for a contract value (or a lot's, named) against the member's range."""
     if value is None or (low is None and high is None):
         return 1.0, None
+    what = f"value {money(value)}" if lot is None else f"{lot}, value {money(value)},"
     if high is not None and value > high:
         decades = math.log10(value / high)
         factor = max(config.value_floor, 1.0 - config.value_penalty_per_decade * (0.3 + decades))
-        return factor, Reason(
-            "value", f"value {money(value)} is above the member's maximum {money(high)}"
-        )
+        return factor, Reason("value", f"{what} is above the member's maximum {money(high)}")
     if low is not None and value < low:
         decades = math.log10(low / max(value, 1.0))
         factor = max(config.value_floor, 1.0 - config.value_penalty_per_decade * (0.3 + decades))
-        return factor, Reason(
-            "value", f"value {money(value)} is below the member's minimum {money(low)}"
-        )
+        return factor, Reason("value", f"{what} is below the member's minimum {money(low)}")
     span = " to ".join(money(v) for v in (low, high) if v is not None)
-    return 1.0, Reason("value", f"value {money(value)} is within the member's range ({span})")
+    return 1.0, Reason("value", f"{what} is within the member's range ({span})")
 
 
 def reserved_fit(

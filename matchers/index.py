@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .keywords import Phrase
+from .keywords import ACRONYM, GENERIC, Phrase, Reading
 
 # Shares are sums of floats: leave a margin so rounding never hides a candidate.
 _MARGIN = 1e-9
@@ -22,6 +22,8 @@ _MARGIN = 1e-9
 # has a second word there before its words are looked up one by one.
 MASK_WORDS = 4
 MASK_BITS = 64 * MASK_WORDS
+# Which of a phrase's words a token stands for, as bits: the first 62 words are told apart.
+WORD_BITS = 62
 
 
 class KeywordIndex:
@@ -32,42 +34,56 @@ class KeywordIndex:
     ):
         self.n_stems = n_stems
         self.n_phrases = len(phrases)
-        rd_phrase: list[int] = []
-        rd_len: list[int] = []
-        tk_stem: list[int] = []
-        tk_share: list[float] = []
-        tk_weight: list[float] = []
+        self.phrases = phrases
+        # Per phrase: does it reach CPV codes through the labels?
+        self.coded = np.array([bool(p.codes) for p in phrases], bool)
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).
         self.needs = np.array(needs, np.float64) - _MARGIN
         self.kind_level = np.array([levels.index(n) for n in needs], np.int64)
+        rd_phrase: list[int] = []
+        rd_len: list[int] = []
+        rd_every: list[bool] = []
+        rd_telling: list[bool] = []
+        tokens: list[tuple[int, float, float, int, int, int, bool]] = []
         opens: list[tuple[int, int, int, bool, int]] = []
         for pid in sorted(live):
-            for reading in phrases[pid].readings:
-                r = len(rd_phrase)
-                rd_phrase.append(pid)
-                rd_len.append(len(reading))
-                for sid, share, weight in reading:
-                    tk_stem.append(sid)
-                    tk_share.append(share)
-                    tk_weight.append(weight)
-                for level, need in enumerate(levels):
-                    for sid in _opening(reading, need):
-                        # Alone, the opening stem may fall short: then some other word
-                        # of the reading must be there too (see `others`).
-                        alone = sum(x for t, x, _ in reading if t == sid)
-                        others = 0
-                        for t, _, _ in reading:
-                            if t != sid:
-                                others |= 1 << (t % MASK_BITS)
-                        opens.append((level, sid, r, alone >= need - _MARGIN, others))
+            lengths, every, telling, toks, phrase_opens = _entry(phrases[pid], tuple(levels))
+            first = len(rd_phrase)
+            rd_phrase += [pid] * len(lengths)
+            rd_len += lengths
+            rd_every += [every] * len(lengths)
+            rd_telling += telling
+            tokens += toks
+            opens += [
+                (lv, sid, first + r, alone, others) for lv, sid, r, alone, others in phrase_opens
+            ]
+        tk_stem, tk_share, tk_weight, tk_kind, tk_link, tk_words, tk_verb = (
+            (list(col) for col in zip(*tokens, strict=True))
+            if tokens
+            else ([], [], [], [], [], [], [])
+        )
         self.rd_phrase = np.array(rd_phrase, np.int64)
         self.rd_len = np.array(rd_len, np.int64)
         self.rd_start = np.concatenate(([0], np.cumsum(self.rd_len)[:-1])).astype(np.int64)
+        # Every token needed (words bound by a relation, or only generic words); and
+        # whether the reading has a distinguishing (not generic) token at all.
+        self.rd_every = np.array(rd_every, bool)
+        # Bit i: the phrase has a word i.
+        self.rd_words = (
+            np.int64(1)
+            << np.array([min(len(phrases[p].words), WORD_BITS) for p in rd_phrase], np.int64)
+        ) - 1
+        self.rd_telling = np.array(rd_telling, bool)
         self.tk_stem = np.array(tk_stem, np.int64)
         self.tk_share = np.array(tk_share, np.float64)
         self.tk_weight = np.array(tk_weight, np.float64)
+        self.tk_acronym = (np.array(tk_kind, np.int64) & ACRONYM) != 0
+        self.tk_telling = (np.array(tk_kind, np.int64) & GENERIC) == 0
+        self.tk_link = np.array(tk_link, np.int64)
+        self.tk_words = np.array(tk_words, np.int64)  # bit i: stands for the phrase's word i
+        self.tk_verb = np.array(tk_verb, bool)
         self.n_readings = len(rd_phrase)
         opens = sorted(set(opens))
         keys = np.array([o[0] * n_stems + o[1] for o in opens], np.int64)
@@ -81,6 +97,41 @@ class KeywordIndex:
         # Indexed by level * n_stems + stem.
         self.open_count = np.bincount(keys, minlength=len(levels) * n_stems).astype(np.int64)
         self.open_start = np.concatenate(([0], np.cumsum(self.open_count)[:-1])).astype(np.int64)
+
+
+def _entry(
+    phrase: Phrase, levels: tuple[float, ...]
+) -> tuple[list[int], bool, list[bool], list[tuple], list[tuple[int, int, int, bool, int]]]:
+    """A phrase's part of the index, worked out once (its readings never change):
+    reading lengths, whether it needs every word, which readings have a telling
+    token, the tokens, and the openings (level, stem, reading, alone, others)."""
+    cached = phrase.entry
+    if cached is not None and cached[0] == levels:
+        return cached[1]  # type: ignore[no-any-return]
+    every = phrase.every
+    lengths, telling, tokens, opens = [], [], [], []
+    for r, (reading, variant) in enumerate(zip(phrase.readings, phrase.variants, strict=True)):
+        lengths.append(len(reading))
+        telling.append(any(not t[3] & GENERIC for t in reading))
+        for (sid, share, weight, kind, link), (_, idx) in zip(reading, variant, strict=True):
+            # A head ending in -ing can take its object after it ("cleaning windows").
+            verb = phrase.words[idx[-1]].endswith("ing")
+            bits = sum(1 << i for i in idx if i < WORD_BITS)
+            tokens.append((sid, share, weight, kind, link, bits, verb))
+        for level, need in enumerate(levels):
+            for sid in _opening(reading, need, every):
+                # Alone, the opening stem may fall short: then some other word of the
+                # reading must be there too (see `others`).
+                alone = sum(t[1] for t in reading if t[0] == sid) >= need - _MARGIN
+                alone &= _one_is_enough(reading, sid, every)
+                others = 0
+                for t in reading:
+                    if t[0] != sid:
+                        others |= 1 << (t[0] % MASK_BITS)
+                opens.append((level, sid, r, alone, others))
+    entry = (lengths, every, telling, tokens, opens)
+    phrase.entry = (levels, entry)
+    return entry
 
 
 def coverage_needs(
@@ -102,16 +153,38 @@ def coverage_needs(
     return needs
 
 
-def _opening(reading: Sequence[tuple[int, float, float]], min_coverage: float) -> list[int]:
-    """Stems of the tokens that open a reading: the heaviest, until the rest fall short."""
-    order = sorted(range(len(reading)), key=lambda i: -reading[i][1])
-    rest = sum(reading[i][1] for i in order)
-    out: list[int] = []
+def _one_is_enough(reading: Reading, sid: int, every: bool) -> bool:
+    """Can this stem alone meet the reading's other needs (its acronyms, every word)?"""
+    if every:
+        return all(t[0] == sid for t in reading)
+    return all(t[0] == sid for t in reading if t[3] & ACRONYM)
+
+
+def _opening(reading: Reading, min_coverage: float, every: bool) -> list[int]:
+    """Stems of the tokens that open a reading: enough that a match always holds one.
+
+    A match holds every acronym (so the rarest opens), or every word (the rarest
+    opens), or else enough of the phrase: the heaviest tokens open it until the rest
+    fall short. A generic word never matches alone, so where one of those would
+    open the reading, every distinguishing token opens it instead.
+    """
     if math.isinf(min_coverage):
-        return out
-    for i in order:
+        return []
+    by_weight = sorted(range(len(reading)), key=lambda i: (-reading[i][1], i))
+    acronyms = [i for i in by_weight if reading[i][3] & ACRONYM]
+    if acronyms:
+        return [reading[acronyms[0]][0]]
+    if every:
+        return [reading[by_weight[0]][0]]
+    rest = sum(reading[i][1] for i in by_weight)
+    out: list[int] = []
+    for i in by_weight:
         if rest < min_coverage - _MARGIN:
             break
-        out.append(reading[i][0])
+        out.append(i)
         rest -= reading[i][1]
-    return out
+    if any(reading[i][3] & GENERIC for i in out):
+        telling = [i for i in by_weight if not reading[i][3] & GENERIC]
+        out = [i for i in out if not reading[i][3] & GENERIC]
+        out += [i for i in telling if i not in out]
+    return list(dict.fromkeys(reading[i][0] for i in out))

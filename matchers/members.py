@@ -80,14 +80,18 @@ class MemberIndex:
             self.version += 1
 
 
-def _csr(lists: Sequence[Sequence[int]], size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, count, items) for item lists keyed 0..size-1 given as (key, item) pairs."""
-    pairs = sorted((k, s) for s, keys in enumerate(lists) for k in keys)
-    keys = np.array([k for k, _ in pairs], INDEX)
-    items = np.array([s for _, s in pairs], INDEX)
+def _csr(
+    lists: Sequence[Sequence[int]], size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, count, items, place): for each key 0..size-1 the lists holding it, and
+    where in that list it is; `lists` is indexed by item."""
+    pairs = sorted((k, s, i) for s, keys in enumerate(lists) for i, k in enumerate(keys))
+    keys = np.array([k for k, _, _ in pairs], INDEX)
+    items = np.array([s for _, s, _ in pairs], INDEX)
+    place = np.array([i for _, _, i in pairs], INDEX)
     count = np.bincount(keys, minlength=size).astype(INDEX)
     start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(INDEX)
-    return start, count, items
+    return start, count, items, place
 
 
 class Roster:
@@ -102,8 +106,11 @@ class Roster:
         # Ties are listed by profile id.
         self.rank = np.empty(n, INDEX)
         self.rank[np.argsort(np.array(self.ids, dtype=object), kind="stable")] = np.arange(n)
-        self.users = _csr([m.keywords for m in self.members], n_phrases)
-        self.excluders = _csr([m.excludes for m in self.members], n_phrases)
+        # Phrase -> the members using it; `keyword_place`: its place in their keywords.
+        start, count, items, place = _csr([m.keywords for m in self.members], n_phrases)
+        self.users = (start, count, items)
+        self.keyword_place = place
+        self.excluders = _csr([m.excludes for m in self.members], n_phrases)[:3]
         self.has_excludes = any(m.excludes for m in self.members)
 
         def column(get: Callable[[Profile], float | None]) -> np.ndarray:
@@ -112,6 +119,15 @@ class Roster:
         self.min_value = column(lambda p: p.min_value)
         self.max_value = column(lambda p: p.max_value)
         self.has_range = ~(np.isnan(self.min_value) & np.isnan(self.max_value))
+        # Members with the same size range share an id (their size reasons are the same).
+        ranges: dict[tuple[float | None, float | None], int] = {}
+        self.range_id = np.array(
+            [
+                ranges.setdefault((m.profile.min_value, m.profile.max_value), len(ranges))
+                for m in self.members
+            ],
+            INDEX,
+        )
         self.supported = np.array([m.profile.supported_business for m in self.members], bool)
         fb = [m.feedback for m in self.members]
         self.too_big = np.array([f.get("too_big", 0) for f in fb], INDEX)
@@ -152,7 +168,11 @@ class Roster:
         self._places: dict[frozenset[str], np.ndarray] = {}
         # Explicit member codes, looked up along the CPV tree.
         self.explicit = CodeIndex(
-            c.cpv_min_common_digits, c.cpv_max_steps, c.cpv_narrower_decay, c.cpv_broader_decay
+            c.cpv_min_common_digits,
+            c.cpv_max_steps,
+            c.cpv_narrower_decay,
+            c.cpv_broader_decay,
+            broad=True,
         )
         owners: dict[str, list[int]] = {}
         for s, m in enumerate(self.members):

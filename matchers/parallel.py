@@ -11,7 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,6 +50,38 @@ def workers_for(notices: int, config: MatchConfig) -> int:
     return max(1, min(wanted, cpus()))
 
 
+def pieces(make: Callable[[int], str], count: int, workers: int) -> Iterator[str]:
+    """make(0), make(1), ... make(count - 1), written by forked workers, in order.
+
+    Reasons are written this way for a big batch's output: what a piece says depends
+    only on the batch and the compiled profiles, so any process writes the same text.
+    """
+    global _JOB
+    if workers <= 1 or count < 2:
+        yield from map(make, range(count))
+        return
+    _JOB = (make,)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            # A few pieces ahead per worker, no more: the parent writes them out as
+            # they come, and a slow reader must not leave the rest piling up in memory.
+            pending: deque[Any] = deque()
+            for i in range(count):
+                pending.append(pool.apply_async(_piece, (i,)))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+    finally:
+        _JOB = None
+
+
+def _piece(i: int) -> str:
+    """In a worker: one piece of output."""
+    assert _JOB is not None
+    return _JOB[0](i)
+
+
 def run(
     matcher: Matcher,
     notices: Sequence[Notice],
@@ -69,19 +102,20 @@ def run(
     finally:
         _JOB = None
     parts = []
-    for (a, _), (scored, words, expansions) in zip(shards, results, strict=True):
+    for (a, _), (scored, words, expansions, tokens) in zip(shards, results, strict=True):
         scored.notice += a
         parts.append(scored)
         # The parent keeps what the workers learnt, so its next batch starts warm.
-        matcher._vocab.merge(words, expansions)
+        matcher._vocab.merge(words, expansions, tokens)
     return concat(parts)
 
 
-def _shard(bounds: tuple[int, int]) -> tuple[Scored, list[str], dict[int, dict[int, float]]]:
-    """In a worker: score one shard, and hand back the words learnt on the way."""
+def _shard(
+    bounds: tuple[int, int],
+) -> tuple[Scored, list[str], dict[int, dict[int, float]], list[str]]:
+    """In a worker: score one shard, and hand back the words and tokens learnt on the way."""
     assert _JOB is not None
     matcher, notices, limit, wanted = _JOB
-    first = len(matcher._vocab.words)
+    first, first_token = len(matcher._vocab.words), len(matcher._vocab.tokens)
     scored = matcher._score(notices[bounds[0] : bounds[1]], limit, wanted)
-    words, expansions = matcher._vocab.export(first)
-    return scored, words, expansions
+    return (scored, *matcher._vocab.export(first, first_token))

@@ -9,17 +9,25 @@ from .evidence import CodeHit, TextHit
 from .types import Lot
 
 
+def lot_name(lots: tuple[Lot, ...], lot: int) -> str:
+    """'lot 2 "Bread and rolls"': a lot by its place in the notice, and its title."""
+    title = lots[lot - 1].title if lot <= len(lots) else ""
+    return f'lot {lot} "{title[:60]}"' if title else f"lot {lot}"
+
+
 def _where(hit: TextHit, lots: tuple[Lot, ...]) -> str:
     if not hit.lot:
         return hit.kind
-    title = lots[hit.lot - 1].title if hit.lot <= len(lots) else ""
-    short = f' "{title[:60]}"' if title else ""
-    return f"lot {hit.lot}{short}" + (", description" if hit.kind == "lot description" else "")
+    return lot_name(lots, hit.lot) + (", description" if hit.kind == "lot description" else "")
 
 
 def keyword_reason(keyword: str, hit: TextHit, lots: tuple[Lot, ...] = ()) -> str:
-    """keyword "grounds maintenance" ≈ "ground maintenance" (title)."""
+    """keyword "grounds maintenance" ≈ "ground maintenance" (title); a partial match says so:
+    keyword "office cleaning" in part: "cleaning" only, not "office" (title)."""
     found = " ".join(hit.words)
+    if hit.missing:
+        lacking = " or ".join(f'"{w}"' for w in hit.missing)
+        return f'keyword "{keyword}" in part: "{found}" only, not {lacking} ({_where(hit, lots)})'
     return f'keyword "{keyword}" ≈ "{found}" ({_where(hit, lots)})'
 
 
@@ -53,3 +61,8 @@ def code_reason(hit: CodeHit, keyword: str | None) -> str:
         else "is close to"
     )
     return f"{notice} {how} {_code(hit.target)}, which {via}"
+
+
+def against_reason(code: str, keyword: str) -> str:
+    """CPV 50000000 (Repair and maintenance services) does not fit keyword "cleaning services"."""
+    return f'CPV {_code(code)} does not fit keyword "{keyword}"'

@@ -4,7 +4,9 @@ For each notice and member with any evidence:
 
 - keyword evidence is the member's best phrase, plus a little for each further
   one (`extra_keyword_weight`, capped at `extra_keyword_cap`); when the notice has
-  CPV codes and none backs the member up, it counts `unbacked_keyword_factor`;
+  CPV codes and none backs the member up, it counts `unbacked_keyword_factor`, or
+  `contradicted_keyword_factor` where the best phrase reaches CPV codes of its own
+  (the codes then say the notice is about something else);
 - relevance combines it with the best CPV evidence: 1 - (1 - kw) * (1 - cpv);
 - the score is relevance times the fit factors (place, size, reserved, feedback),
   in 0..100; an exclusion found strongly enough vetoes the pair.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import INDEX, ragged
+from .arrays import INDEX, first_max, group_starts, owners, ragged
 from .bounds import can_prune, code_alone, group_for, lowering_only, open_to
 from .config import MatchConfig
 from .evidence import CodeIndex
@@ -67,6 +69,7 @@ class Scratch:
         cells = rows * members
         self.best = np.zeros(cells, np.int64)
         self.total = np.zeros(cells, np.int64)
+        self.coded = np.zeros(cells, np.int64)  # the best of the phrases reaching codes
         self.code = np.zeros(cells, np.float64)
         self.touched = np.zeros(cells, bool)
         self.veto = np.zeros(cells, bool)
@@ -83,13 +86,17 @@ def score_chunk(
     fields: Fields,
     roster: Roster,
     derived: CodeIndex,
+    coded: np.ndarray,
     keys: Keys,
     config: MatchConfig,
     limit: float | None,
     wanted: np.ndarray | None,
     scratch: Scratch,
 ) -> Scored:
-    """Score a chunk of notices (their text evidence is `found`) against the roster."""
+    """Score a chunk of notices (their text evidence is `found`) against the roster.
+
+    `coded` says, per phrase, whether it reaches CPV codes through the labels.
+    """
     c = config
     m_count = roster.size
     facts = facts_of(notices, keys)
@@ -122,6 +129,8 @@ def score_chunk(
     k_q = np.repeat(np.rint(found.strength * SCALE).astype(np.int64), n_users)
     np.maximum.at(scratch.best, k_cell, k_q)
     np.add.at(scratch.total, k_cell, k_q)
+    k_coded = np.repeat(coded[found.phrase], n_users)
+    np.maximum.at(scratch.coded, k_cell[k_coded], k_q[k_coded])
     scratch.touched[k_cell] = True
 
     # CPV evidence, worked out once per distinct set of codes (and group of members).
@@ -166,10 +175,12 @@ def score_chunk(
     cells = np.flatnonzero(scratch.touched[: n * m_count])
     best = scratch.best[cells]
     total = scratch.total[cells]
+    best_coded = scratch.coded[cells]
     code = scratch.code[cells]
     veto = scratch.veto[cells]
     scratch.best[cells] = 0
     scratch.total[cells] = 0
+    scratch.coded[cells] = 0
     scratch.code[c_cell] = 0.0
     scratch.touched[cells] = False
     scratch.veto[x_cell] = False
@@ -183,7 +194,12 @@ def score_chunk(
     # back up is often an aside ("...including landscaping").
     codes_known = np.array([len(s) > 0 for s in facts.sets], bool)
     unbacked = codes_known[facts.code_set[ni]] & (code == 0.0)
-    kw = np.where(unbacked, kw * c.unbacked_keyword_factor, kw)
+    against = (best_coded == best) & (best > 0)
+    kw = np.where(
+        unbacked,
+        kw * np.where(against, c.contradicted_keyword_factor, c.unbacked_keyword_factor),
+        kw,
+    )
     relevance = 1.0 - (1.0 - kw) * (1.0 - c.cpv_weight * code)
     keep = relevance > 0.0
     if limit is not None:
@@ -208,13 +224,13 @@ def score_chunk(
             a[keep] for a in (ni, ms, veto, relevance, place, boost, states)
         )
 
-    # Size: the notice's value, or that of the lot where the best keyword is.
+    # Size: that of the lot where the best keyword is, else of the lot that fits the
+    # member best, else of the notice.
     value = facts.value[ni]
+    low, high, has_range = roster.min_value[ms], roster.max_value[ms], roster.has_range[ms]
     if facts.lot_values.any():
-        value = _lot_values(value, facts, found, fields, roster, ni, ms, mm)
-    factor = place * _value_factor(
-        value, roster.min_value[ms], roster.max_value[ms], roster.has_range[ms], c
-    )
+        value = _lot_values(value, facts, found, fields, roster, ni, ms, mm, c)
+    factor = place * _value_factor(value, low, high, has_range, c)
     factor *= boost
     fb = roster.has_feedback[ms]
     if fb.any():
@@ -265,35 +281,57 @@ def _lot_values(
     ni: np.ndarray,
     ms: np.ndarray,
     mm: np.int64,
+    c: MatchConfig,
 ) -> np.ndarray:
-    """Where the member's best keyword is in a lot with a value, that value counts."""
+    """The value that decides size, for pairs whose notice has lots with values.
+
+    A member bids for a lot, not the whole: where its best keyword is in a lot, that
+    lot's value counts (the notice's, if the lot's is unknown); otherwise the lot
+    whose value fits the member best (the first of equals), so a bakery fits a
+    framework of nine regional lots. explain.size_used makes the same choice.
+    """
+    pairs = np.flatnonzero(facts.lot_values[ni])
+    if len(pairs) == 0:
+        return value
+    value = value.copy()
+    settled = np.zeros(len(ni), bool)
     local = found.notice
     rows = np.flatnonzero(facts.lot_values[local])
-    if len(rows) == 0:
-        return value
-    start, count, items = roster.users
-    ph = found.phrase[rows]
-    n_users = count[ph]
-    slot = items[ragged(start[ph], n_users)]
-    cell = np.repeat(local[rows], n_users) * mm + slot
-    q = np.repeat(np.rint(found.strength[rows] * SCALE), n_users)
-    field = np.repeat(found.field[rows], n_users)
-    phrase = np.repeat(ph, n_users)
-    if len(cell) == 0:
-        return value
-    # Best strength, then the earliest field, then the first phrase.
-    order = np.lexsort((phrase, field, -q, cell))
-    cell, field = cell[order], field[order]
-    first = np.ones(len(cell), bool)
-    first[1:] = cell[1:] != cell[:-1]
-    cell, lot = cell[first], fields.lot[field[first]]
-    target = ni * mm + ms
-    at = np.minimum(np.searchsorted(cell, target), len(cell) - 1)
-    use = np.flatnonzero((cell[at] == target) & (lot[at] > 0))
-    lot_value = facts.lot_value[facts.lot_start[ni[use]] + lot[at[use]] - 1]
-    known = ~np.isnan(lot_value)
-    value = value.copy()
-    value[use[known]] = lot_value[known]
+    if len(rows):
+        start, count, items = roster.users
+        ph = found.phrase[rows]
+        n_users = count[ph]
+        cell = np.repeat(local[rows], n_users) * mm + items[ragged(start[ph], n_users)]
+        q = np.repeat(np.rint(found.strength[rows] * SCALE), n_users)
+        field = np.repeat(found.field[rows], n_users)
+        phrase = np.repeat(ph, n_users)
+        # Best strength, then the earliest field, then the first phrase.
+        order = np.lexsort((phrase, field, -q, cell))
+        cell, field = cell[order], field[order]
+        first = np.ones(len(cell), bool)
+        first[1:] = cell[1:] != cell[:-1]
+        cell, lot = cell[first], fields.lot[field[first]]
+        if len(cell):
+            target = ni[pairs] * mm + ms[pairs]
+            at = np.minimum(np.searchsorted(cell, target), len(cell) - 1)
+            use = np.flatnonzero((cell[at] == target) & (lot[at] > 0))
+            pick = pairs[use]
+            lot_value = facts.lot_value[facts.lot_start[ni[pick]] + lot[at[use]] - 1]
+            known = ~np.isnan(lot_value)
+            value[pick[known]] = lot_value[known]
+            settled[pick] = True
+    rest = pairs[~settled[pairs]]
+    if len(rest):
+        n_lots = facts.lot_count[ni[rest]]
+        lot_rows = ragged(facts.lot_start[ni[rest]], n_lots)
+        who = owners(n_lots)
+        lots = facts.lot_value[lot_rows]
+        p = rest[who]
+        m = ms[p]
+        fit = _value_factor(lots, roster.min_value[m], roster.max_value[m], roster.has_range[m], c)
+        fit[np.isnan(lots)] = -1.0
+        _, best = first_max(fit, group_starts(who))
+        value[rest] = lots[best]
     return value
 
 

@@ -1,43 +1,96 @@
 """Notice words as ids, and which keyword stems each word can stand for.
 
-Notices are read in bulk: the texts of a batch are folded and split in one pass,
-and every word becomes an id. A word is looked at once, the first time it is seen:
-its stem, whether it is a stop word, and which keyword stems it may stand for (the
-same stem, or a keyword word it looks like a typo of). What a word stands for
-depends only on the word and the keywords, never on which notices came first.
+Notices are read in bulk: the texts of a batch are split in one pass, and every
+token becomes an id as written ("IT", "It", "it" are three tokens of one word). A
+token is looked at once, the first time it is seen: its folded word, and whether
+it is an acronym (2 to 5 capitals: "IT" is, "It" is not). A folded word is looked
+at once too: its stem, how it binds the words around it if it is a function word,
+and which keyword stems it may stand for (the same stem, or a keyword word it
+looks like a typo of). What a token stands for depends only on the token and the
+keywords, never on which notices came first.
+
+In a field written all in capitals ("PROVISION OF CARE AT HOME") case says nothing:
+its function words are read as function words, and its other short words as both
+words and acronyms.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
 
 from .arrays import Growing
 from .fuzzy import WordBuckets
-from .text import STOPWORDS, fold, stem_word
+from .text import (
+    STOPWORDS,
+    acronym_stem,
+    fold_accents,
+    is_acronym,
+    is_acronym_stem,
+    relation,
+    stem_word,
+)
 
 SEP = "\x01"  # between two texts of a batch; never part of a word
-# Bytes to keep (letters folded to lower case) or blank out, in one pass over a batch.
-_KEEP = b"abcdefghijklmnopqrstuvwxyz0123456789\x01"
+# Bytes to keep (letters as written) or blank out, in one pass over a batch.
+_KEEP = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\x01"
+CASED = bytes(c if c in _KEEP else 32 for c in range(256))
+# The same, folding letters to lower case (corpus statistics count folded words).
 TABLE = bytes(c + 32 if 65 <= c <= 90 else c if c in _KEEP else 32 for c in range(256))
+_SHOUTED_STOP = re.compile(
+    r"\b(?:" + "|".join(sorted((w.upper() for w in STOPWORDS), key=len, reverse=True)) + r")\b"
+)
+
+
+def _unshout(text: str) -> str:
+    """A field all in capitals, with its function words in lower case."""
+    return _SHOUTED_STOP.sub(lambda m: m.group(0).lower(), text)
+
+
+@dataclass(frozen=True, slots=True)
+class WordArrays:
+    """What the finder reads, as arrays: by folded word id, then by token id."""
+
+    hit: np.ndarray  # word stands for some keyword stem
+    exp_start: np.ndarray  # its expansions: rows exp_start .. + exp_count of exp_stem/exp_sim
+    exp_count: np.ndarray
+    exp_stem: np.ndarray
+    exp_sim: np.ndarray
+    relation: np.ndarray  # 0 content word, FREE, or the relation a function word makes
+    fold: np.ndarray  # token -> its folded word
+    acronym: np.ndarray  # token -> the keyword acronym stem it is, or -1
+    content: np.ndarray  # token is a content word (an acronym always is)
 
 
 class Vocabulary:
-    """Every notice word seen (ids, stop flags) and the keyword stems it stands for."""
+    """Every notice token and word seen, and the keyword stems each stands for."""
 
     def __init__(
         self, lexicon: frozenset[str], min_length: int, two_edits_length: int, similarity: float
     ):
         self._similarity = similarity
-        self._ids: dict[bytes, int] = {}  # word (ASCII bytes) -> id
+        self._ids: dict[bytes, int] = {}  # folded word (ASCII bytes) -> id
         self.words: list[str] = []
-        self._stop = Growing(np.bool_)
+        self._relation = Growing(np.int16)
+        # Tokens as written -> id, their folded word, acronym stem id and content flag.
+        self._tokens: dict[bytes, int] = {}
+        self.tokens: list[str] = []
+        self._fold: list[int] = []
+        self._acro: list[int] = []
+        self._content: list[bool] = []
+        self._token_arrays = (Growing(np.int64), Growing(np.int64), Growing(np.bool_))
+        self._tokens_compiled = 0
+        self._tokens_stale = False
+        self._acronym_forms: dict[str, list[int]] = {}  # acronym stem -> token ids
         # Keyword side: stems (with dense ids) and the words that may be misspelt.
         self.stem_ids: dict[str, int] = {}
         self.stems: list[str] = []
+        self._acronym_flags = np.zeros(0, bool)
         self._kw_word_stem: dict[str, str] = {}
         self._kw_words = WordBuckets(lexicon, min_length, two_edits_length)
         # Notice side, to re-expand known words when a keyword word arrives.
@@ -53,16 +106,20 @@ class Vocabulary:
         self._compiled = 0  # words whose expansions are in the arrays
         self._stale = False  # an already compiled word gained an expansion
         self._pending: list[int] = []  # words not yet findable by stem or spelling
+        # What forked workers learnt, not taken yet (see merge).
+        self._deferred: list[tuple[list[str], dict[int, dict[int, float]], list[str]]] = []
         # Reasons may be written on another thread while a batch is scored: learning a
         # word is several steps, so it happens under a lock.
         self.lock = threading.RLock()
-        self._learn(SEP.encode("ascii"))
+        self._token(SEP.encode("ascii"))
 
     # Keyword side ---------------------------------------------------------------
 
     def stem_id(self, stem: str) -> int:
-        """Dense id of a keyword stem, registered on first use."""
+        """Dense id of a keyword stem (an acronym's in capitals), registered on first use."""
         with self.lock:
+            if self._deferred:
+                self._settle()
             return self._stem_id(stem)
 
     def _stem_id(self, stem: str) -> int:
@@ -71,17 +128,34 @@ class Vocabulary:
             self._register_pending()
             sid = self.stem_ids[stem] = len(self.stems)
             self.stems.append(stem)
-            for wid in self._forms.get(stem, ()):
-                self._expand(wid, sid, 1.0)
+            if is_acronym_stem(stem):
+                for tid in self._acronym_forms.get(stem, ()):
+                    self._acro[tid] = sid
+                    self._tokens_stale |= tid < self._tokens_compiled
+            else:
+                for wid in self._forms.get(stem, ()):
+                    self._expand(wid, sid, 1.0)
         return sid
+
+    def acronym_stems(self) -> np.ndarray:
+        """Per keyword stem id: is it an acronym's?"""
+        with self.lock:
+            if self._deferred:
+                self._settle()
+            if len(self._acronym_flags) != len(self.stems):
+                self._acronym_flags = np.array([is_acronym_stem(s) for s in self.stems], bool)
+            return self._acronym_flags
 
     def add_keyword_words(self, words: Iterable[tuple[str, str]], fuzzy: bool = True) -> None:
         """Register (folded word, stem) pairs of keywords; known notice words are re-expanded.
 
         Compounds made by joining two keyword words match exactly only: a typo
-        allowance on "greenspac" would let it stand for "greenshaw".
+        allowance on "greenspac" would let it stand for "greenshaw". Acronyms are
+        registered as stems, and never misspelt.
         """
         with self.lock:
+            if self._deferred:
+                self._settle()
             self._add_keyword_words(words, fuzzy)
 
     def _add_keyword_words(self, words: Iterable[tuple[str, str]], fuzzy: bool) -> None:
@@ -89,6 +163,7 @@ class Vocabulary:
         for w, s in fresh:
             self._kw_word_stem[w] = s
             self._stem_id(s)
+        fresh = [(w, s) for w, s in fresh if not is_acronym_stem(s)]
         if not fuzzy:
             return
         self._register_pending()
@@ -108,7 +183,7 @@ class Vocabulary:
     # Notice side ------------------------------------------------------------------
 
     def _learn(self, key: bytes) -> int:
-        """First sighting of a word: its id, and the keyword stems it may stand for."""
+        """First sighting of a folded word: its id, and the keyword stems it may stand for."""
         wid = len(self.words)
         self._ids[key] = wid
         word = key.decode("ascii")
@@ -129,50 +204,70 @@ class Vocabulary:
             self._pending.append(wid)
         return wid
 
-    def tokenise(self, texts: Sequence[str]) -> np.ndarray:
-        """Word ids of the texts in order, with id 0 (the separator) between two texts.
+    def _token(self, key: bytes) -> int:
+        """First sighting of a token as written: its folded word, and whether it is an acronym."""
+        low = key.lower()
+        wid = self._ids.get(low)
+        if wid is None:
+            wid = self._learn(low)
+        tid = len(self.tokens)
+        self._tokens[key] = tid
+        token = key.decode("ascii")
+        self.tokens.append(token)
+        self._fold.append(wid)
+        acro = -1
+        content = wid != 0 and relation(self.words[wid]) == 0
+        if is_acronym(token):
+            stem = acronym_stem(token)
+            self._acronym_forms.setdefault(stem, []).append(tid)
+            acro = self.stem_ids.get(stem, -1)
+            content = True
+        self._acro.append(acro)
+        self._content.append(content)
+        return tid
 
-        Words are runs of ASCII letters and digits after fold(): "Grass-cutting"
-        gives "grass", "cutting"; apostrophes join ("builder's" -> "builders").
+    def tokenise(self, texts: Sequence[str]) -> np.ndarray:
+        """Token ids of the texts in order, with id 0 (the separator) between two texts.
+
+        Tokens are runs of ASCII letters and digits once accents are stripped:
+        "Grass-cutting" gives "Grass", "cutting"; apostrophes join ("builder's").
         """
-        parts = [t if t.isascii() else fold(t) for t in texts]
+        parts = [t if t.isascii() else fold_accents(t) for t in texts]
+        # A field all in capitals ("CARE AT HOME"): its function words are function words.
+        parts = [_unshout(t) if t.isupper() else t for t in parts]
         joined = " \x01 ".join(parts)
         if joined.count(SEP) != len(parts) - 1:
             # A stray control character would split a text in two.
             joined = " \x01 ".join(p.replace(SEP, " ") for p in parts)
-        tokens = joined.encode("ascii").translate(TABLE, b"'`").split()
+        tokens = joined.encode("ascii").translate(CASED, b"'`").split()
         with self.lock:
-            ids = np.fromiter(map(self._ids.get, tokens, repeat(-1)), np.int32, len(tokens))
+            if self._deferred:
+                self._settle()
+            ids = np.fromiter(map(self._tokens.get, tokens, repeat(-1)), np.int64, len(tokens))
             new = np.flatnonzero(ids < 0)
             if len(new):
-                known = self._ids
+                known = self._tokens
                 for i in new.tolist():
-                    word = tokens[i]
-                    wid = known.get(word)
-                    ids[i] = self._learn(word) if wid is None else wid
+                    token = tokens[i]
+                    tid = known.get(token)
+                    ids[i] = self._token(token) if tid is None else tid
             return ids
 
     # Compiled arrays -------------------------------------------------------------------
 
-    def arrays(
-        self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(stop, hit, exp_start, exp_count, exp_stem, exp_sim), indexed by word id.
-
-        `hit` marks content words standing for some keyword stem; a word's expansions
-        are rows exp_start .. exp_start + exp_count of exp_stem / exp_sim.
-        """
+    def arrays(self) -> WordArrays:
+        """The words' and tokens' arrays (valid until the vocabulary next grows)."""
         with self.lock:
+            if self._deferred:
+                self._settle()
             return self._arrays()
 
-    def _arrays(
-        self,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _arrays(self) -> WordArrays:
         if self._stale:
             self._stale = False
             self._compiled = 0
             for g in (
-                self._stop,
+                self._relation,
                 self._hit,
                 self._exp_start,
                 self._exp_count,
@@ -185,7 +280,7 @@ class Vocabulary:
             new = range(self._compiled, n)
             exp = self._exp
             counts = [len(exp.get(w, ())) for w in new]
-            self._stop.extend([w in STOPWORDS or w == SEP for w in self.words[self._compiled :]])
+            self._relation.extend([relation(w) for w in self.words[self._compiled :]])
             self._hit.extend([c > 0 for c in counts])
             start = len(self._exp_stem)
             self._exp_start.extend(start + np.cumsum([0, *counts[:-1]]))
@@ -201,24 +296,57 @@ class Vocabulary:
             self._exp_stem.extend(stems)
             self._exp_sim.extend(sims)
             self._compiled = n
-        return (
-            self._stop.view,
+        fold, acro, content = self._token_arrays
+        if self._tokens_stale:
+            self._tokens_stale = False
+            self._tokens_compiled = 0
+            for g in self._token_arrays:
+                g.__init__(g.view.dtype)
+        t = self._tokens_compiled
+        if t < len(self.tokens):
+            fold.extend(self._fold[t:])
+            acro.extend(self._acro[t:])
+            content.extend(self._content[t:])
+            self._tokens_compiled = len(self.tokens)
+        return WordArrays(
             self._hit.view,
             self._exp_start.view,
             self._exp_count.view,
             self._exp_stem.view,
             self._exp_sim.view,
+            self._relation.view,
+            fold.view,
+            acro.view,
+            content.view,
         )
 
-    def export(self, start: int) -> tuple[list[str], dict[int, dict[int, float]]]:
-        """Words learnt from id `start` on, with their expansions (for a parent process)."""
+    def export(
+        self, start: int, first_token: int
+    ) -> tuple[list[str], dict[int, dict[int, float]], list[str]]:
+        """Words and tokens learnt from these ids on, with the words' expansions (for a parent)."""
         exp = {wid - start: e for wid, e in self._exp.items() if wid >= start}
-        return self.words[start:], exp
+        return self.words[start:], exp, self.tokens[first_token:]
 
-    def merge(self, words: list[str], expansions: dict[int, dict[int, float]]) -> None:
-        """Take words a forked worker learnt (same keywords, so the same expansions)."""
+    def merge(
+        self, words: list[str], expansions: dict[int, dict[int, float]], tokens: list[str]
+    ) -> None:
+        """Take words and tokens a forked worker learnt (same keywords, same expansions).
+
+        Taken when the vocabulary is next used, not now: a batch's result does not
+        wait for it, and a process that is done never pays for it.
+        """
         with self.lock:
+            self._deferred.append((words, expansions, tokens))
+
+    def _settle(self) -> None:
+        """Take what forked workers handed back (see merge)."""
+        deferred, self._deferred = self._deferred, []
+        for words, expansions, tokens in deferred:
             self._merge(words, expansions)
+            for t in tokens:
+                key = t.encode("ascii")
+                if key not in self._tokens:
+                    self._token(key)
 
     def _merge(self, words: list[str], expansions: dict[int, dict[int, float]]) -> None:
         ids = self._ids

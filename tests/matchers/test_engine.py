@@ -213,3 +213,25 @@ def test_another_process_gives_the_same_scores(notices, data_dir):
     ).stdout
     here = Matcher(PROFILES, corpus=CorpusStats.from_notices(notices)).rows(notices, threshold=1)
     assert [tuple(x) for x in json.loads(out)] == sorted(here)
+
+
+def test_records_and_json_lines_are_the_matches_with_their_reasons(notices):
+    m = Matcher(PROFILES)
+    rows = m.rows(notices, threshold=1)
+    found = rows.matches()
+    records = list(rows.records())
+    assert records == [(x.profile_id, x.notice_id, x.score, tuple(x.reasons)) for x in found]
+    lines = "".join(rows.jsonl()).splitlines()
+    assert lines == [
+        json.dumps(
+            {
+                "profile": p,
+                "notice": n,
+                "score": s,
+                "reasons": [{"kind": r.kind, "text": r.text} for r in reasons],
+            },
+            ensure_ascii=False,
+        )
+        for p, n, s, reasons in records
+    ]
+    assert "".join(m.jsonl(notices, threshold=1)) == "".join(rows.jsonl())
