@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -87,3 +88,23 @@ def relation(notice_code: str, target: str) -> tuple[int, int, str] | None:
         if j is not None:
             return i, j, c
     return None
+
+
+@cache
+def _division_bits() -> dict[str, int]:
+    """Each CPV division (first two digits) as a bit of a 64-bit mask (there are 45)."""
+    divisions = sorted({code[:2] for code in labels()})
+    return {division: 1 << i for i, division in enumerate(divisions)}
+
+
+def divisions_mask(codes: Iterable[str], broad_only: bool = False) -> int:
+    """The CPV divisions `codes` fall in, as bits; with `broad_only`, only of the codes
+    that name a whole division ("45000000 Construction work"), which hold every code
+    under them."""
+    bits = _division_bits()
+    mask = 0
+    for code in codes:
+        code = str(code)
+        if not broad_only or len(significant(code)) <= 2:
+            mask |= bits.get(code[:2], 0)
+    return mask

@@ -314,6 +314,7 @@ class Matcher:
                 snap.roster,
                 snap.derived,
                 snap.index.coded,
+                snap.index.divisions,
                 self._keys,
                 self.config,
                 limit,

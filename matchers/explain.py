@@ -18,6 +18,7 @@ import numpy as np
 
 from .arrays import INDEX, group_starts, ragged
 from .config import MatchConfig
+from .cpv import divisions_mask
 from .evidence import CodeHit, TextHit
 from .facts import Keys
 from .finder import KINDS, Fields, Found, fields_of, find
@@ -211,7 +212,17 @@ def _explain(
     best_grid = np.zeros(n_pairs, INDEX)
     best_row[o_pair[heads]] = fr_row[order[heads]]
     best_grid[o_pair[heads]] = grid[order[heads]]
-    coded = snapshot.index.coded[ph[order]] & (grid[order] == best_grid[o_pair])
+    # As scoring reads it: a whole division named by the notice contradicts no phrase
+    # whose codes lie inside it.
+    pair_divisions = np.array(
+        [
+            divisions_mask((*x.cpv, *(code for lot in x.lots for code in lot.cpv)), broad_only=True)
+            for x in notices
+        ],
+        np.int64,
+    )[notice_at]
+    far = (snapshot.index.divisions[ph[order]] & pair_divisions[o_pair]) == 0
+    coded = snapshot.index.coded[ph[order]] & far & (grid[order] == best_grid[o_pair])
     hits = np.flatnonzero(coded)
     firsts = hits[group_starts(o_pair[hits])]
     against_row = np.full(n_pairs, -1, INDEX)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .cpv import divisions_mask
 from .keywords import ACRONYM, GENERIC, Phrase, Reading
 
 # Shares are sums of floats: leave a margin so rounding never hides a candidate.
@@ -35,8 +36,9 @@ class KeywordIndex:
         self.n_stems = n_stems
         self.n_phrases = len(phrases)
         self.phrases = phrases
-        # Per phrase: does it reach CPV codes through the labels?
+        # Per phrase: does it reach CPV codes through the labels, and in which divisions?
         self.coded = np.array([bool(p.codes) for p in phrases], bool)
+        self.divisions = np.array([divisions_mask(p.codes) for p in phrases], np.int64)
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).

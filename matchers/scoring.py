@@ -27,6 +27,7 @@ import numpy as np
 from .arrays import INDEX, first_max, group_starts, owners, ragged
 from .bounds import can_prune, code_alone, group_for, lowering_only, open_to
 from .config import MatchConfig
+from .cpv import divisions_mask
 from .evidence import CodeIndex
 from .facts import Keys, NoticeFacts, facts_of
 from .finder import Fields, Found
@@ -87,6 +88,7 @@ def score_chunk(
     roster: Roster,
     derived: CodeIndex,
     coded: np.ndarray,
+    divisions: np.ndarray,
     keys: Keys,
     config: MatchConfig,
     limit: float | None,
@@ -95,7 +97,8 @@ def score_chunk(
 ) -> Scored:
     """Score a chunk of notices (their text evidence is `found`) against the roster.
 
-    `coded` says, per phrase, whether it reaches CPV codes through the labels.
+    `coded` says, per phrase, whether it reaches CPV codes through the labels, and
+    `divisions` in which CPV divisions (as bits, see cpv.divisions_mask).
     """
     c = config
     m_count = roster.size
@@ -129,7 +132,14 @@ def score_chunk(
     k_q = np.repeat(np.rint(found.strength * SCALE).astype(np.int64), n_users)
     np.maximum.at(scratch.best, k_cell, k_q)
     np.add.at(scratch.total, k_cell, k_q)
-    k_coded = np.repeat(coded[found.phrase], n_users)
+    # A notice coded only by a whole division ("45000000 Construction work") doesn't
+    # contradict a phrase whose codes lie inside it: the buyer just said little.
+    broad = np.array(
+        [divisions_mask((code for code, _lot in codes), broad_only=True) for codes in facts.sets],
+        np.int64,
+    )
+    far = (divisions[found.phrase] & broad[facts.code_set[local]]) == 0
+    k_coded = np.repeat(coded[found.phrase] & far, n_users)
     np.maximum.at(scratch.coded, k_cell[k_coded], k_q[k_coded])
     scratch.touched[k_cell] = True
 

@@ -189,3 +189,13 @@ def test_a_lot_s_place_is_read_inside_the_notice_s_area():
 def test_no_members_no_suggestions():
     assert partners(TED_KITCHENS, [PRINT]) == []
     assert suggest(coverage(real_notice(TED_KITCHENS), Matcher([], MatchConfig()), [], 30)) == []
+
+
+def test_a_notice_coded_only_by_a_whole_division_does_not_contradict_its_keywords():
+    # The framework's one code is 45000000 "Construction work": it holds kitchen
+    # installation (45421151), so it doesn't say the notice is about something else.
+    notice = real_notice(TED_KITCHENS)
+    assert notice.cpv == ("45000000",)
+    match = Matcher([GRANITE], MatchConfig()).explain(notice, "granite")
+    assert match.score >= STORE_THRESHOLD
+    assert not [r for r in match.reasons if "does not fit keyword" in r.text]
