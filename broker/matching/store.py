@@ -9,13 +9,13 @@ ranking (see `matchers` feedback).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 import matchers
@@ -76,7 +76,7 @@ def match_notices(
             return result
         for chunk in _chunks(sorted(set(notice_ids)), CHUNK):
             notices = session.scalars(matchable(select(Notice).where(Notice.id.in_(chunk)))).all()
-            found = matcher.match(
+            found = matcher.rows(
                 [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
             )
             _store(
@@ -85,7 +85,7 @@ def match_notices(
                 cache.declines,
                 now,
                 result,
-                replace=select(Match.id).where(Match.notice_id.in_(chunk)),
+                replace=Match.notice_id.in_(chunk),
             )
             session.execute(update(Notice).where(Notice.id.in_(chunk)).values(matched_at=now))
             result.notices += len(notices)
@@ -106,12 +106,10 @@ def match_members(
     # A small engine holding only these members: cheaper than scoring everyone.
     engine = cache.engine(profile_for(m, declines.get(m.id, Declines())) for m in members)
     for notices in notice_chunks(session):
-        found = engine.match(
+        found = engine.rows(
             [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
         )
-        superseded = select(Match.id).where(
-            Match.member_id.in_(ids), Match.notice_id.in_([n.id for n in notices])
-        )
+        superseded = Match.member_id.in_(ids) & Match.notice_id.in_([n.id for n in notices])
         _store(session, found, declines, now, result, replace=superseded)
         result.notices += len(notices)
     session.execute(update(Member).where(Member.id.in_(ids)).values(matched_at=now))
@@ -125,10 +123,10 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
     with cache.lock:
         matcher = cache.matcher(session)
         for notices in notice_chunks(session):
-            found = matcher.match(
+            found = matcher.rows(
                 [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
             )
-            superseded = select(Match.id).where(Match.notice_id.in_([n.id for n in notices]))
+            superseded = Match.notice_id.in_([n.id for n in notices])
             _store(session, found, cache.declines, now, result, replace=superseded)
             result.notices += len(notices)
         session.execute(update(Notice).values(matched_at=now))
@@ -166,57 +164,102 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 def _store(
     session: Session,
-    found: Iterable[matchers.Match],
+    found: matchers.MatchRows,
     declines: dict[int, Declines],
     now: datetime,
     result: MatchResult,
-    replace: Any,
+    replace: ColumnElement[bool],
 ) -> None:
     """Write matches, leaving out notices the member declined.
 
-    `replace` selects the stored matches these results supersede: those still found are
-    updated in place (so `created_at` survives), new ones inserted, the rest deleted.
+    `replace` picks the stored matches these results supersede: those still found are
+    updated where they changed (so `created_at` survives), new ones inserted, the rest
+    deleted. A member a coordinator added by hand stays, whatever the engine now thinks.
     """
-    fresh: dict[tuple[int, int], matchers.Match] = {}
-    for match in found:
-        member_id = int(match.profile_id)
-        notice_id = int(match.notice_id)
-        if notice_id in declines.get(member_id, Declines()).notices:
+    writer = _Writer(session, now)
+    stored: dict[tuple[int, int], tuple[int, int, Any]] = {}
+    by_hand: set[tuple[int, int]] = set()
+    for row in session.execute(
+        select(
+            Match.id, Match.member_id, Match.notice_id, Match.score, Match.reasons, Match.added_by
+        ).where(replace)
+    ):
+        key = (row.member_id, row.notice_id)
+        if row.added_by is None:
+            stored[key] = (row.id, row.score, row.reasons)
+        else:
+            by_hand.add(key)
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    seen: set[int] = set()
+    for profile_id, notice_id, score, combo in found.records():
+        key = (int(profile_id), int(notice_id))
+        if key in by_hand or key[1] in declines.get(key[0], _NO_DECLINES).notices:
             continue
-        fresh[(member_id, notice_id)] = match
-    existing = {
-        (row.member_id, row.notice_id): row
-        for row in session.scalars(select(Match).where(Match.id.in_(replace)))
-    }
-    # A member a coordinator added by hand stays, whatever the engine now thinks.
-    existing = {key: row for key, row in existing.items() if row.added_by is None}
-    inserts = []
-    for key, match in fresh.items():
-        reasons = [{"kind": r.kind, "text": r.text} for r in match.reasons]
-        row = existing.pop(key, None)
-        if row is None:
-            inserts.append(
-                {
-                    "member_id": key[0],
-                    "notice_id": key[1],
-                    "score": match.score,
-                    "reasons": reasons,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+        seen.add(key[1])
+        result.stored += 1
+        reasons, encoded = writer.reasons(combo)
+        old = stored.pop(key, None)
+        if old is None:
+            inserts.append((*key, score, encoded, writer.now, writer.now))
             result.new_pairs.append(key)
-        elif row.score != match.score or row.reasons != reasons:
-            row.score, row.reasons, row.updated_at = match.score, reasons, now
-    if existing:
-        session.execute(delete(Match).where(Match.id.in_([r.id for r in existing.values()])))
-        result.removed += len(existing)
-    if inserts:
-        session.execute(insert(Match.__table__), inserts)
-    result.stored += len(fresh)
-    session.flush()
-    touched = {n for _m, n in fresh} | {n for _m, n in existing}
-    refresh_match_summary(session, sorted(touched))
+        elif old[1] != score or old[2] != reasons:
+            updates.append((score, encoded, writer.now, old[0]))
+    writer.insert(inserts)
+    writer.update(updates)
+    if stored:
+        gone = [row[0] for row in stored.values()]
+        for chunk in _chunks(gone, CHUNK):
+            session.execute(delete(Match).where(Match.id.in_(chunk)))
+        result.removed += len(gone)
+    refresh_match_summary(session, sorted(seen | {n for _m, n in stored}))
+
+
+_NO_DECLINES = Declines()
+
+
+class _Writer:
+    """Inserts and updates matches with the driver's executemany.
+
+    A pass writes hundreds of thousands of rows, most sharing a set of reasons and
+    all sharing a timestamp: each is converted for the database once, not per row as
+    SQLAlchemy's executemany would.
+    """
+
+    def __init__(self, session: Session, now: datetime):
+        self._conn = session.connection()
+        dialect = self._conn.dialect
+        columns = Match.__table__.c
+        self._json = columns.reasons.type.dialect_impl(dialect).bind_processor(dialect)
+        stamp = columns.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        self.now = stamp(now) if stamp else now
+        self._encoded: dict[tuple[matchers.Reason, ...], tuple[list[dict[str, str]], Any]] = {}
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
+        json = f"{mark}::jsonb" if dialect.name == "postgresql" else mark
+        self._insert = (
+            "INSERT INTO matches (member_id, notice_id, score, reasons, created_at, updated_at) "
+            f"VALUES ({mark}, {mark}, {mark}, {json}, {mark}, {mark})"
+        )
+        self._update = (
+            f"UPDATE matches SET score = {mark}, reasons = {json}, updated_at = {mark} "
+            f"WHERE id = {mark}"
+        )
+
+    def reasons(self, combo: tuple[matchers.Reason, ...]) -> tuple[list[dict[str, str]], Any]:
+        """A set of reasons as stored, and as the driver takes it."""
+        found = self._encoded.get(combo)
+        if found is None:
+            stored = [{"kind": r.kind, "text": r.text} for r in combo]
+            found = self._encoded[combo] = (stored, self._json(stored) if self._json else stored)
+        return found
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._conn.exec_driver_sql(self._insert, rows)
+
+    def update(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._conn.exec_driver_sql(self._update, rows)
 
 
 def refresh_match_summary(session: Session, notice_ids: Sequence[int]) -> None:

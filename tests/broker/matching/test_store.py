@@ -7,6 +7,7 @@ from sqlalchemy import delete, func, select
 
 from broker.matching.cache import MatcherCache, get_cache
 from broker.matching.corpus import latest_corpus
+from broker.matching.inputs import notice_for, profile_for
 from broker.matching.store import match_all, match_members, match_notices
 from broker.members.profiles import parse_profile, save_member
 from broker.models import Match, Member, MemberResponse, Notice
@@ -229,3 +230,75 @@ def test_every_process_scores_with_the_same_word_statistics(matched, sessions, c
         match_notices(s, s.scalars(select(Notice.id)).all(), fresh, clock())
         again = {(m.member_id, m.notice_id): m.score for m in s.scalars(select(Match))}
     assert again == stored
+
+
+def test_a_member_added_by_hand_stays_when_the_engine_later_finds_them(
+    matched, sessions, clock, make_user
+):
+    """Re-matching keeps the coordinator's row (and its "added by" mark) instead of
+    storing the pair a second time."""
+    from broker.triage.actions import add_member
+
+    user = make_user()
+    with sessions.begin() as s:
+        member = s.scalars(select(Member).where(Member.name == "Clean Start Services")).one()
+        notice = s.scalars(select(Notice).where(Notice.title == LANDSCAPE)).one()
+        assert match_of(s, member.name, LANDSCAPE) is None
+        added = add_member(s, notice, member, matched, user.id, clock())
+        hand_reasons = list(added.reasons)
+        fields = {
+            "name": member.name,
+            "email": member.emails[0],
+            "keywords": "landscape maintenance;cleaning services",
+            "cpv": "77314000",
+            "regions": "West Dunbartonshire",
+            "supported_business": "yes",
+        }
+        save_member(s, parse_profile(fields), clock(), member)
+    clock.advance(days=1)
+    with sessions.begin() as s:
+        # The engine now finds this pair on its own.
+        engine_found = matched.engine(
+            [profile_for(s.scalars(select(Member).where(Member.name == member.name)).one())]
+        ).match([notice_for(s.get(Notice, notice.id))], threshold=0)
+        assert engine_found and engine_found[0].score >= 20
+        match_members(s, [member.id], matched, clock())
+        match_all(s, matched, clock())
+    with sessions() as s:
+        rows = s.scalars(
+            select(Match).where(Match.member_id == member.id, Match.notice_id == notice.id)
+        ).all()
+        assert len(rows) == 1
+        assert (rows[0].added_by, rows[0].reasons) == (user.id, hand_reasons)
+        assert s.get(Notice, notice.id).match_count == s.scalar(
+            select(func.count()).where(Match.notice_id == notice.id)
+        )
+
+
+def test_a_changed_match_is_updated_in_place(matched, sessions, clock):
+    """A match whose reasons change is rewritten, keeping when it was first made."""
+    with sessions() as s:
+        before = match_of(s, "Greenspace Growers", LANDSCAPE)
+        first = (before.id, before.created_at)
+        s.expunge(before)
+        member_id = before.member_id
+    clock.advance(days=1)
+    with sessions.begin() as s:
+        member = s.get(Member, member_id)
+        fields = {
+            "name": member.name,
+            "email": member.emails[0],
+            # The same trade with no value range: the value reason goes.
+            "keywords": "grounds maintenance;landscape maintenance;grass cutting;tree work",
+            "regions": "Glasgow City;West Dunbartonshire;Renfrewshire",
+            "supported_business": "no",
+        }
+        save_member(s, parse_profile(fields), clock(), member)
+        match_members(s, [member_id], matched, clock())
+    with sessions() as s:
+        after = match_of(s, "Greenspace Growers", LANDSCAPE)
+        assert after is not None
+        assert (after.id, after.created_at) == first
+        assert after.updated_at == clock()
+        assert texts(before, "value") and not texts(after, "value")
+        assert texts(after, "keyword") == texts(before, "keyword")
