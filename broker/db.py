@@ -66,7 +66,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _json_dumps(value: Any) -> str:
+def json_dumps(value: Any) -> str:
     # orjson is several times faster than json for the JSON columns of bulk imports.
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -77,10 +77,10 @@ def _json_dumps(value: Any) -> str:
         return json.dumps(value, default=str)
 
 
-def _json_loads(text: str | bytes) -> Any:
+def json_loads(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # what only the json module wrote (see _json_dumps)
+    except orjson.JSONDecodeError:  # what only the json module wrote (see json_dumps)
         return json.loads(text)
 
 
@@ -92,7 +92,7 @@ def make_engine(url: str, echo: bool = False, memory_map: bool = False) -> Engin
     page they touch would count in their resident memory.
     """
     parsed = make_url(url)
-    json_options = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
+    json_options = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
@@ -18,6 +19,19 @@ Record = tuple[str, str | int, int, tuple[Reason, ...]]
 BLOCK = 256
 # A string as JSON, exactly as json.dumps(..., ensure_ascii=False) writes it.
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One block's rows as plain lists: row i is (profiles[i], notices[i], scores[i]),
+    its reasons reason_sets[reasons[i]]. Rows share a handful of reason sets, so a
+    writer converts each set once rather than each row's."""
+
+    profiles: list[str]
+    notices: list[str | int]
+    scores: list[int]
+    reasons: list[int]
+    reason_sets: list[tuple[Reason, ...]]
 
 
 class MatchRows(Sequence[Row]):
@@ -118,6 +132,25 @@ class MatchRows(Sequence[Row]):
                 strict=True,
             ):
                 yield ids[slot], notices[n].id, s, combos[k]
+
+    def columns(self) -> Iterator[Columns]:
+        """Every row with its reasons, a block of notices at a time (see Columns).
+
+        Like `records()`, only one block's sentences are held; unlike it, nothing is
+        made per row but the list entries.
+        """
+        ids = self.profile_ids
+        notices = self.notices
+        for lo, hi, explained in self.explained():
+            first = int(self.notice_index[lo])
+            block_ids = [n.id for n in notices[first : int(self.notice_index[hi - 1]) + 1]]
+            yield Columns(
+                [ids[p] for p in self.profile_index[lo:hi].tolist()],
+                [block_ids[n - first] for n in self.notice_index[lo:hi].tolist()],
+                self.score[lo:hi].tolist(),
+                explained.combo.tolist(),
+                explained.combos,
+            )
 
     def jsonl(self, explained: Explained | None = None) -> Iterator[str]:
         """The rows as JSON lines, a block of notices per string:

@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Text, delete, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 import matchers
+from broker.db import json_loads
 from broker.matching.cache import MatcherCache, get_cache
 from broker.matching.corpus import rebuild_corpus
 from broker.matching.inputs import (
@@ -177,34 +178,44 @@ def _store(
     deleted. A member a coordinator added by hand stays, whatever the engine now thinks.
     """
     writer = _Writer(session, now)
-    stored: dict[tuple[int, int], tuple[int, int, Any]] = {}
+    stored: dict[tuple[int, int], tuple[int, int, str]] = {}
     by_hand: set[tuple[int, int]] = set()
     for row in session.execute(
         select(
-            Match.id, Match.member_id, Match.notice_id, Match.score, Match.reasons, Match.added_by
+            Match.id,
+            Match.member_id,
+            Match.notice_id,
+            Match.score,
+            # As text: a pass compares hundreds of thousands of these, decoding few.
+            type_coerce(Match.reasons, Text),
+            Match.added_by,
         ).where(replace)
     ):
-        key = (row.member_id, row.notice_id)
+        key = (row[1], row[2])
         if row.added_by is None:
-            stored[key] = (row.id, row.score, row.reasons)
+            stored[key] = (row[0], row[3], row[4])
         else:
             by_hand.add(key)
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
     seen: set[int] = set()
-    for profile_id, notice_id, score, combo in found.records():
-        key = (int(profile_id), int(notice_id))
-        if key in by_hand or key[1] in declines.get(key[0], _NO_DECLINES).notices:
-            continue
-        seen.add(key[1])
-        result.stored += 1
-        reasons, encoded = writer.reasons(combo)
-        old = stored.pop(key, None)
-        if old is None:
-            inserts.append((*key, score, encoded, writer.now, writer.now))
-            result.new_pairs.append(key)
-        elif old[1] != score or old[2] != reasons:
-            updates.append((score, encoded, writer.now, old[0]))
+    for block in found.columns():
+        reasons = [writer.reasons(c) for c in block.reason_sets]
+        for member_id, notice_id, score, k in zip(
+            map(int, block.profiles), block.notices, block.scores, block.reasons, strict=True
+        ):
+            key = (member_id, int(notice_id))
+            if key in by_hand or key[1] in declines.get(member_id, _NO_DECLINES).notices:
+                continue
+            seen.add(key[1])
+            result.stored += 1
+            encoded = reasons[k]
+            old = stored.pop(key, None)
+            if old is None:
+                inserts.append((*key, score, encoded.value, writer.now, writer.now))
+                result.new_pairs.append(key)
+            elif old[1] != score or not encoded.same(old[2]):
+                updates.append((score, encoded.value, writer.now, old[0]))
     writer.insert(inserts)
     writer.update(updates)
     if stored:
@@ -216,6 +227,19 @@ def _store(
 
 
 _NO_DECLINES = Declines()
+
+
+@dataclass(frozen=True, slots=True)
+class _Reasons:
+    """A set of reasons as the driver takes it (`value`) and as the column holds it."""
+
+    stored: list[dict[str, str]]
+    value: Any
+    text: str | None  # the column's text, where the driver is given it as text
+
+    def same(self, text: str) -> bool:
+        """Whether stored text `text` holds these reasons."""
+        return text == self.text or json_loads(text) == self.stored
 
 
 class _Writer:
@@ -233,7 +257,7 @@ class _Writer:
         self._json = columns.reasons.type.dialect_impl(dialect).bind_processor(dialect)
         stamp = columns.created_at.type.dialect_impl(dialect).bind_processor(dialect)
         self.now = stamp(now) if stamp else now
-        self._encoded: dict[tuple[matchers.Reason, ...], tuple[list[dict[str, str]], Any]] = {}
+        self._encoded: dict[tuple[matchers.Reason, ...], _Reasons] = {}
         mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
         json = f"{mark}::jsonb" if dialect.name == "postgresql" else mark
         self._insert = (
@@ -245,12 +269,16 @@ class _Writer:
             f"WHERE id = {mark}"
         )
 
-    def reasons(self, combo: tuple[matchers.Reason, ...]) -> tuple[list[dict[str, str]], Any]:
-        """A set of reasons as stored, and as the driver takes it."""
+    def reasons(self, combo: tuple[matchers.Reason, ...]) -> _Reasons:
+        """A set of reasons ready to write (kept for the pass: sets repeat across notices)."""
         found = self._encoded.get(combo)
         if found is None:
+            if len(self._encoded) > 100_000:
+                self._encoded.clear()
             stored = [{"kind": r.kind, "text": r.text} for r in combo]
-            found = self._encoded[combo] = (stored, self._json(stored) if self._json else stored)
+            value = self._json(stored) if self._json else stored
+            found = _Reasons(stored, value, value if isinstance(value, str) else None)
+            self._encoded[combo] = found
         return found
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:

@@ -16,6 +16,7 @@ from matchers import (
     MatchRows,
     Profile,
     ProfileError,
+    results,
 )
 
 # Profiles exercising every factor: places, sizes, reserved, feedback, exclusions, codes.
@@ -215,12 +216,23 @@ def test_another_process_gives_the_same_scores(notices, data_dir):
     assert [tuple(x) for x in json.loads(out)] == sorted(here)
 
 
-def test_records_and_json_lines_are_the_matches_with_their_reasons(notices):
+def test_records_and_json_lines_are_the_matches_with_their_reasons(notices, monkeypatch):
+    # Blocks of three notices, so the ten notices span several.
+    monkeypatch.setattr(results, "BLOCK", 3)
     m = Matcher(PROFILES)
     rows = m.rows(notices, threshold=1)
     found = rows.matches()
     records = list(rows.records())
     assert records == [(x.profile_id, x.notice_id, x.score, tuple(x.reasons)) for x in found]
+    blocks = list(rows.columns())
+    assert len(blocks) == 4
+    assert [
+        (p, n, s, block.reason_sets[k])
+        for block in blocks
+        for p, n, s, k in zip(
+            block.profiles, block.notices, block.scores, block.reasons, strict=True
+        )
+    ] == records
     lines = "".join(rows.jsonl()).splitlines()
     assert lines == [
         json.dumps(
