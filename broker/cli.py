@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from broker.accounts import cli as accounts
 from broker.errors import BrokerError
@@ -16,17 +17,21 @@ from broker.members import cli as members
 from broker.notices import cli as notices
 from broker.outreach import cli as outreach
 from broker.runtime import cli as runtime
-from broker.runtime.terminal import Runtime
+from broker.runtime.terminal import Runtime, database_problem
 
 
 class BrokerGroup(click.Group):
-    """Turns the broker's own errors into one clear line instead of a traceback."""
+    """Turns the broker's own errors, and a database that is away or not set up, into one
+    clear line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokerError as exc:
             raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            logging.getLogger(__name__).debug("database error", exc_info=True)
+            raise click.ClickException(database_problem(ctx.obj, exc)) from None
 
 
 @click.group(cls=BrokerGroup)

@@ -70,8 +70,7 @@ def _worker_app(config_path: str | None) -> Flask:
     from broker import create_app, db
 
     settings = load_settings(config_path)
-    database = settings.database
-    engine = db.make_engine(database.resolved_url(), database.echo, memory_map=True)
+    engine = db.make_engine(settings.database_url, settings.database.echo, memory_map=True)
     return create_app(settings, engine)
 
 

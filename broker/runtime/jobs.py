@@ -128,7 +128,7 @@ def send_mail_job(app: Flask) -> None:
             except Exception:  # the scheduler must survive a database or mail server hiccup
                 logger.exception("sending the outbox failed")
                 return
-        if report.sent or report.recovered or report.deferred or report.failed:
+        if report.sent or report.kept or report.recovered or report.deferred or report.failed:
             logger.info("outbox: %s", report.line())
         elif report.stopped:
             logger.debug("outbox: %s", report.line())

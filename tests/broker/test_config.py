@@ -29,8 +29,8 @@ def test_shipped_config_loads_with_the_defaults():
     settings = load_settings(CONFIG, environ={})
     assert settings.web.port == 5000
     assert settings.database.url == ""
-    assert settings.database.resolved_url().endswith("instance/broker.sqlite3")
-    assert settings.database.resolved_url().startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/broker.sqlite3")
+    assert settings.database_url.startswith("sqlite:///")
     assert {"pcs", "sell2wales", "contracts_finder", "find_a_tender", "ted"} <= set(
         settings.sources
     )
