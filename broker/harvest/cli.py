@@ -68,7 +68,7 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
         )
     summaries = []
     try:
-        with progress_bar() as progress:
+        with rt.in_use(), progress_bar() as progress:
             for name in names:
                 try:
                     summary = harvest_source(
@@ -106,7 +106,7 @@ def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
     """Import downloaded notice files with the harvesters' own parsers."""
     summaries = []
     try:
-        with bulk_allocation(), progress_bar() as progress:
+        with rt.in_use(), bulk_allocation(), progress_bar() as progress:
             for raw_path in paths:
                 path = Path(raw_path)
                 summaries.append(

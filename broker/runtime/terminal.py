@@ -17,6 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.config import Settings, load_settings
+from broker.locks import RUNNING_LOCK, shared
+
+RESTORING = (
+    "a restore (`broker restore`) is replacing this database right now; try again when it ends"
+)
 
 err = Console(stderr=True)
 
@@ -58,6 +63,15 @@ class Runtime:
     @property
     def sessions(self) -> sessionmaker[Session]:
         return self.app.extensions["broker.sessions"]
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Hold the database as in use while a command runs, so that `broker restore`
+        refuses to replace it meanwhile."""
+        with shared(self.engine, RUNNING_LOCK) as free:
+            if not free:
+                raise click.ClickException(RESTORING)
+            yield
 
 
 pass_runtime = click.make_pass_decorator(Runtime)

@@ -213,11 +213,13 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     scheduler.start(paused=True)  # job defaults apply once jobs reach the job store
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    # Plus the job that keeps the Sources page's sources in step with the database.
+    # Plus the job that keeps the Sources page's sources in step with the database, and
+    # the heartbeat /healthz reads.
     assert set(jobs) == {
         "harvest:pcs",
         "harvest:contracts_finder",
         "sources:sync",
+        "scheduler:heartbeat",
         "mail:send",
         "digest:daily",
         "digest:weekly",
