@@ -52,7 +52,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 for command in (
     runtime.up,
     runtime.scheduler,
+    runtime.init,
+    runtime.check,
     runtime.db,
+    runtime.backup,
+    runtime.restore,
     harvest.harvest,
     harvest.import_,
     harvest.sources,

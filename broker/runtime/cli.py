@@ -1,8 +1,11 @@
-"""`broker up`, `broker scheduler` and `broker db`: running the service and its schema."""
+"""Running the service and looking after it: `broker up`, `broker scheduler`, `broker db`,
+`broker init`, `broker check`, `broker backup` and `broker restore`."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import click
@@ -221,3 +224,66 @@ def db_current(rt: Runtime) -> None:
         f"database: {migrate.current_revision(rt.engine) or 'empty'}; "
         f"code: {migrate.head_revision()}"
     )
+
+
+@click.command()
+def init() -> None:
+    """Write the commented config.toml (every setting, its default and what it does) here."""
+    from broker.config import resource
+
+    target = Path.cwd() / "config.toml"
+    if target.exists():
+        raise click.ClickException(f"{target} already exists; it was left as it is")
+    shutil.copyfile(resource("config.toml"), target)
+    click.echo(f"Wrote {target}: every setting with its default and what it does.")
+    click.echo(
+        "Edit it, set secrets in the environment (see its first lines), then run `broker check`."
+    )
+
+
+@click.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check the settings, the database, the secret key, the public address, the mail server
+    and the sources; each line says what to fix."""
+    from broker.runtime.checks import FAIL, WARN, run_checks
+
+    rt: Runtime = ctx.find_object(Runtime)
+    checks = run_checks(rt.config_path)
+    for item in checks:
+        click.echo(item.line())
+    failed = sum(c.outcome == FAIL for c in checks)
+    warned = sum(c.outcome == WARN for c in checks)
+    if failed:
+        click.echo(f"{failed} to fix, {warned} to look at before running it for a network.")
+        ctx.exit(1)
+    click.echo("Ready." if not warned else f"Ready to run; {warned} to look at for a network.")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_runtime
+def backup(rt: Runtime, file: Path) -> None:
+    """Copy the database to FILE while the broker runs (SQLite's online backup; pg_dump)."""
+    from broker.runtime.backups import backup as take
+
+    copied = take(rt.engine, file)
+    what = f"{copied.notices} notices, " if copied.notices is not None else ""
+    click.echo(f"Backed up to {copied.path} ({what}schema {copied.revision}).")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_runtime
+def restore(rt: Runtime, file: Path) -> None:
+    """Put the SQLite backup FILE in place of the database (with no broker running on it)."""
+    from broker.runtime.backups import restore as put_back
+
+    copied, kept = put_back(rt.engine, file, utcnow())
+    click.echo(
+        f"Restored {file} ({copied.notices} notices, schema {copied.revision}) to {copied.path}."
+    )
+    if kept is not None:
+        click.echo(f"The database it replaced is kept as {kept}.")
+    if copied.revision != migrate.head_revision():
+        click.echo("`broker up` (or `broker db upgrade`) brings its schema up to date.")
