@@ -15,7 +15,6 @@ from sqlalchemy.engine import make_url
 from broker import migrate
 from broker.clock import utcnow
 from broker.config import load_settings
-from broker.db import unit_of_work
 from broker.runtime.terminal import Runtime, pass_runtime
 from broker.web.server import exit_at_once
 
@@ -184,16 +183,30 @@ def scheduler(rt: Runtime) -> None:
 
 def _load_demo(rt: Runtime) -> None:
     from broker.matching.cache import get_cache
-    from broker.runtime.demo import DEMO_USER, ensure_demo_user, load_demo
+    from broker.outreach.compose import MailContext
+    from broker.runtime.demo import DEMO_USER, load_demo
 
-    summaries, members = load_demo(rt.sessions, rt.settings, utcnow, get_cache(rt.app))
-    for summary in summaries:
-        click.echo(f"demo {summary.line()}")
-    click.echo(f"demo members: {len(members.created)} added, {len(members.errors)} problems")
-    with unit_of_work(rt.app) as session:
-        password = ensure_demo_user(session, utcnow())
-    if password:
-        click.echo(f"Demo login: {DEMO_USER} with password {password}")
+    loaded = load_demo(
+        rt.sessions, rt.settings, utcnow, get_cache(rt.app), MailContext.for_app(rt.app)
+    )
+    if loaded.already:
+        click.echo(
+            f"Demo data is already here (dates moved to {loaded.today:%d %B %Y}); nothing changed."
+        )
+    else:
+        for summary in loaded.summaries:
+            click.echo(f"demo {summary.line()}")
+        members = loaded.members
+        if members is not None:
+            click.echo(
+                f"demo members: {len(members.created)} added, {len(members.errors)} problems"
+            )
+        click.echo(
+            "demo history: " + ", ".join(f"{n} {what}" for what, n in loaded.history.items())
+        )
+        click.echo(f"Demo data: real notices, with their dates moved to {loaded.today:%d %B %Y}.")
+    if loaded.password:
+        click.echo(f"Demo login: {DEMO_USER} with password {loaded.password}")
     else:
         click.echo(f"Demo login: {DEMO_USER} (password as shown when it was first created)")
 
