@@ -263,9 +263,10 @@ def load_settings(
         )
     _apply_env(raw, environ)
     if environ.get(INSTANCE_ENV):
+        # Over the file's value, as every variable is; BROKER_STORAGE__INSTANCE_DIR wins.
         storage = raw.setdefault("storage", {})
-        if isinstance(storage, dict):
-            storage.setdefault("instance_dir", _EnvValue(environ[INSTANCE_ENV], INSTANCE_ENV))
+        if isinstance(storage, dict) and not isinstance(storage.get("instance_dir"), _EnvValue):
+            storage["instance_dir"] = _EnvValue(environ[INSTANCE_ENV], INSTANCE_ENV)
     if overrides:
         _deep_update(raw, overrides)
     settings = _build(raw, where=str(path) if path else "defaults")
