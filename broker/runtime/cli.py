@@ -141,8 +141,13 @@ def _serve_workers(rt: Runtime, run_scheduler: bool) -> int:
     options = gunicorn_options(host, port, settings.web.workers, settings.web.threads)
     config_path = rt.config_path
     here = os.getpid()
+
+    def stop_scheduler_too() -> None:
+        if scheduler is not None and scheduler.poll() is None:
+            scheduler.terminate()  # it winds down while the workers finish their requests
+
     try:
-        WebServer(lambda: _worker_app(config_path, overrides), options).run()
+        WebServer(lambda: _worker_app(config_path, overrides), options, stop_scheduler_too).run()
     except SystemExit as exc:  # gunicorn's master ends this way, stopped or failed
         return exc.code if isinstance(exc.code, int) else 1
     finally:

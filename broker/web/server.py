@@ -24,7 +24,12 @@ GRACEFUL_SECONDS = 3
 
 class _Arbiter(Arbiter):
     """gunicorn's master, but Ctrl+C stops it as SIGTERM does: gracefully, letting the
-    requests in progress finish (gunicorn's own Ctrl+C drops them)."""
+    requests in progress finish (gunicorn's own Ctrl+C drops them); and what else must
+    stop (the scheduler's process) is told at once, to stop alongside the workers."""
+
+    def handle_term(self) -> None:
+        self.app.on_stop()
+        super().handle_term()
 
     def handle_int(self) -> None:
         self.handle_term()
@@ -64,9 +69,15 @@ def _leave_at_once(arbiter: Any, worker: Any) -> None:
 class WebServer(BaseApplication):
     """gunicorn, configured in code: `load_app` runs in each worker after the fork."""
 
-    def __init__(self, load_app: Callable[[], Flask], options: dict[str, Any]):
+    def __init__(
+        self,
+        load_app: Callable[[], Flask],
+        options: dict[str, Any],
+        on_stop: Callable[[], object] = lambda: None,
+    ):
         self.load_app = load_app
         self.options = options
+        self.on_stop = on_stop
         super().__init__()
 
     def load_config(self) -> None:
