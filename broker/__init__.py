@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from broker import db
     from broker.accounts import views as accounts
     from broker.bids import views as bids
-    from broker.config import ROOT, load_settings
+    from broker.config import load_settings, resource
     from broker.dashboard import views as dashboard
     from broker.harvest import views as harvest
     from broker.mail import views as mail
@@ -36,18 +36,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or load_settings()
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(resource("templates")),
         static_folder=str(Path(__file__).parent / "static"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(settings.instance_path),
     )
     app.config.update(
         SECRET_KEY=secret_key(settings, Path(app.instance_path)),
         SETTINGS=settings,
         TESTING=settings.testing,
     )
-    db.init_app(
-        app, engine or db.make_engine(settings.database.resolved_url(), settings.database.echo)
-    )
+    db.init_app(app, engine or db.make_engine(settings.database_url, settings.database.echo))
     init_web(app)
     cache.init_app(app)
     # The one list of blueprints: each feature's pages.
@@ -57,7 +55,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def secret_key(settings: Settings, instance: Path) -> str:
-    """BROKER_WEB__SECRET_KEY; else, for the zero-setup default, a key kept in instance/."""
+    """BROKER_WEB__SECRET_KEY; else, for the zero-setup default, a key kept in the
+    instance folder."""
     if settings.web.secret_key:
         return settings.web.secret_key
     if settings.testing:

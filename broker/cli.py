@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from broker.accounts import cli as accounts
 from broker.bids import cli as bids
@@ -17,17 +18,21 @@ from broker.members import cli as members
 from broker.notices import cli as notices
 from broker.outreach import cli as outreach
 from broker.runtime import cli as runtime
-from broker.runtime.terminal import Runtime
+from broker.runtime.terminal import Runtime, database_problem
 
 
 class BrokerGroup(click.Group):
-    """Turns the broker's own errors into one clear line instead of a traceback."""
+    """Turns the broker's own errors, and a database that is away or not set up, into one
+    clear line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokerError as exc:
             raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            logging.getLogger(__name__).debug("database error", exc_info=True)
+            raise click.ClickException(database_problem(ctx.obj, exc)) from None
 
 
 @click.group(cls=BrokerGroup)
@@ -48,7 +53,11 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 for command in (
     runtime.up,
     runtime.scheduler,
+    runtime.init,
+    runtime.check,
     runtime.db,
+    runtime.backup,
+    runtime.restore,
     harvest.harvest,
     harvest.import_,
     harvest.sources,

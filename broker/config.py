@@ -1,9 +1,12 @@
 """Settings: typed defaults, then config.toml, then BROKER_* environment overrides.
 
-`BROKER_CONFIG` names the file (default: config.toml in the project root, then the
-current directory). `BROKER_<SECTION>__<KEY>` overrides one key, e.g.
+`BROKER_CONFIG` names the file (default: config.toml in the current directory, else the
+one shipped with the broker). `BROKER_<SECTION>__<KEY>` overrides one key, e.g.
 `BROKER_DATABASE__URL`; a source option is `BROKER_SOURCES__<NAME>__<KEY>`.
 Unknown keys, in the file or in the environment, are errors that name the key.
+
+Data lives in the instance folder (`[storage] instance_dir`, `BROKER_INSTANCE_DIR`, else
+./instance where `broker` runs), never inside the installed package.
 """
 
 from __future__ import annotations
@@ -25,8 +28,24 @@ from broker.errors import ConfigError
 if TYPE_CHECKING:
     from feeds.http import HttpPolicy
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The repository in a source checkout; site-packages in an installed broker.
+ROOT = PACKAGE.parent
 ENV_PREFIX = "BROKER_"
+# The one variable that is not BROKER_<SECTION>__<KEY>: short, as deployments set it.
+INSTANCE_ENV = "BROKER_INSTANCE_DIR"
+
+
+def resource(name: str) -> Path:
+    """templates/ or config.toml: inside the package when installed from a wheel (setup.py
+    copies them there), at the top of the repository in a source checkout."""
+    packaged = PACKAGE / name
+    return packaged if packaged.exists() else ROOT / name
+
+
+def is_source_checkout() -> bool:
+    """Whether the broker runs from its repository (ROOT is then the repository)."""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "broker").is_dir()
 
 
 @dataclass(frozen=True)
@@ -42,18 +61,21 @@ class WebSettings:
     page_size: int = 50
     # "Extract details" on Add a notice may read links to loopback and private addresses.
     extract_private_links: bool = False
+    # Behind a reverse proxy: trust its X-Forwarded-For, -Proto, -Host, -Port and -Prefix.
+    behind_proxy: bool = False
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    # Empty: the SQLite file broker.sqlite3 in the instance folder.
     url: str = ""
     echo: bool = False
 
-    def resolved_url(self) -> str:
-        """The URL to connect to; empty means the SQLite file under instance/."""
-        if self.url:
-            return self.url
-        return f"sqlite:///{ROOT / 'instance' / 'broker.sqlite3'}"
+
+@dataclass(frozen=True)
+class StorageSettings:
+    # The instance folder (database, secret key); empty: ./instance where broker runs.
+    instance_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,9 @@ class MailSettings:
 
     # Off: messages still go to the outbox (and show in the UI) but nothing is sent.
     enabled: bool = True
+    # "smtp" sends; "log" (a trial, the demo) keeps each message in the outbox as
+    # delivered and sends nothing.
+    backend: str = "smtp"
     host: str = "localhost"
     port: int = 25
     # none, starttls or ssl.
@@ -140,6 +165,7 @@ class BidsSettings:
 
 
 MAIL_SECURITY = ("none", "starttls", "ssl")
+MAIL_BACKENDS = ("smtp", "log")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -180,8 +206,19 @@ class Settings:
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     bids: BidsSettings = field(default_factory=BidsSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     testing: bool = False
+
+    @property
+    def instance_path(self) -> Path:
+        """The instance folder, absolute (load_settings fixes it when settings are read)."""
+        return Path(self.storage.instance_dir or "instance").expanduser().absolute()
+
+    @property
+    def database_url(self) -> str:
+        """The URL to connect to; `database.url`, else the SQLite file in the instance folder."""
+        return self.database.url or f"sqlite:///{self.instance_path / 'broker.sqlite3'}"
 
     def enabled_sources(self) -> list[SourceSettings]:
         """config.toml's enabled sources; `broker.harvest.catalogue.enabled_sources` adds the
@@ -197,14 +234,16 @@ SECTIONS: dict[str, type] = {
     "scheduler": SchedulerSettings,
     "mail": MailSettings,
     "bids": BidsSettings,
+    "storage": StorageSettings,
 }
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path | None:
-    """The file named by BROKER_CONFIG, else config.toml in the project root or cwd."""
+    """The file named by BROKER_CONFIG, else ./config.toml, else the one shipped with the
+    broker (every key at its default, and the public sources)."""
     if environ.get("BROKER_CONFIG"):
         return Path(environ["BROKER_CONFIG"])
-    for candidate in (Path.cwd() / "config.toml", ROOT / "config.toml"):
+    for candidate in (Path.cwd() / "config.toml", resource("config.toml")):
         if candidate.is_file():
             return candidate
     return None
@@ -234,9 +273,30 @@ def load_settings(
             "as BROKER_MAIL__PASSWORD"
         )
     _apply_env(raw, environ)
+    if environ.get(INSTANCE_ENV):
+        # Over the file's value, as every variable is; BROKER_STORAGE__INSTANCE_DIR wins.
+        storage = raw.setdefault("storage", {})
+        if isinstance(storage, dict) and not isinstance(storage.get("instance_dir"), _EnvValue):
+            storage["instance_dir"] = _EnvValue(environ[INSTANCE_ENV], INSTANCE_ENV)
     if overrides:
         _deep_update(raw, overrides)
-    return _build(raw, where=str(path) if path else "defaults")
+    settings = _build(raw, where=str(path) if path else "defaults")
+    # Fixed now, so that a process that changes directory later still finds its data.
+    instance = settings.instance_path
+    _check_instance(instance)
+    return dataclasses.replace(
+        settings, storage=dataclasses.replace(settings.storage, instance_dir=str(instance))
+    )
+
+
+def _check_instance(instance: Path) -> None:
+    """Refuse an instance folder inside the installed packages, which upgrades replace."""
+    if not is_source_checkout() and instance.is_relative_to(ROOT):
+        raise ConfigError(
+            f"the instance folder {instance} is inside the installed packages ({ROOT}), "
+            "where an upgrade would delete it: run broker from another directory, or set "
+            f"[storage] instance_dir or {INSTANCE_ENV}"
+        )
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -293,6 +353,8 @@ def _build(raw: Mapping[str, Any], where: str) -> Settings:
 
 
 def _check_mail(mail: MailSettings) -> None:
+    if mail.backend not in MAIL_BACKENDS:
+        raise ConfigError(f"'mail.backend' is '{mail.backend}'; use smtp or log")
     if mail.security not in MAIL_SECURITY:
         raise ConfigError(f"'mail.security' is '{mail.security}'; use one of none, starttls, ssl")
     if mail.digest_weekday not in WEEKDAYS:

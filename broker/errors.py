@@ -13,6 +13,12 @@ class ConfigError(BrokerError):
     """Raised by `broker.config` for a bad file, an unknown key or a bad value."""
 
 
+class Stopped(BaseException):
+    """Raised inside a harvest when its process is shutting down (broker.harvest.running
+    ends the run as interrupted). A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way swallows it."""
+
+
 class UnknownSource(BrokerError):
     """Raised when a command names a source that config.toml does not define."""
 

@@ -18,6 +18,11 @@ from sqlalchemy import Engine, text
 logger = logging.getLogger(__name__)
 
 
+# Held shared by every `broker up`, `broker scheduler`, harvest and import for as long as
+# it runs; `broker restore` takes it exclusively, so it never replaces a database in use.
+RUNNING_LOCK = "broker-running"
+
+
 def lock_key(name: str) -> int:
     """A stable signed 63-bit key for pg_advisory_lock from a lock name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
@@ -32,6 +37,39 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     else:
         with _file_lock(engine, name) as acquired:
             yield acquired
+
+
+@contextmanager
+def shared(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold lock `name` together with any other sharer; yields False while a process holds
+    it exclusively (see `exclusive`).
+
+    SQLite only: a shared PostgreSQL advisory lock would hold a connection that gunicorn's
+    forked workers would inherit, and only a SQLite file is ever restored in place.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield True
+        return
+    fd = os.open(_lock_path(database, name), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_path(database: str, name: str) -> Path:
+    """The lock file beside a SQLite database, e.g. broker.sqlite3.broker_scheduler.lock."""
+    safe = "".join(c if c.isalnum() else "_" for c in name)
+    return Path(f"{database}.{safe}.lock")
 
 
 @contextmanager
@@ -58,9 +96,7 @@ def _file_lock(engine: Engine, name: str) -> Iterator[bool]:
     if not database or database == ":memory:":
         yield True
         return
-    safe = "".join(c if c.isalnum() else "_" for c in name)
-    path = Path(f"{database}.{safe}.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(_lock_path(database, name), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -10,7 +10,7 @@ from feeds import tender as parts
 from feeds.codes import cpv_code, merge_keys_in_text
 from feeds.errors import RecordError
 from feeds.safe_xml import Element, local_name
-from feeds.text import clean_text, mentions_community_benefits
+from feeds.text import clean_text, distinct_places, mentions_community_benefits
 from feeds.types import Lot, Money, Notice
 
 NS = {
@@ -107,7 +107,7 @@ def notice_from_eforms(root: Element, *, raw: Any = None) -> Notice:
         value = lots[0].value
     code = _text(root.find("cbc:NoticeTypeCode", NS))
     changed = extension is not None and extension.find("efac:Changes", NS) is not None
-    places = list(dict.fromkeys([*_places(project, languages), *lot_places]))
+    places = distinct_places([*_places(project, languages), *lot_places])
     texts = [summary, note, *(lot.description for lot in lots)]
     return Notice(
         source=ted.SOURCE,

@@ -16,7 +16,7 @@ from feeds import tender as parts
 from feeds.codes import cpv_code, merge_keys_in_text
 from feeds.errors import RecordError
 from feeds.safe_xml import Element, local_name, text_of
-from feeds.text import clean_text, mentions_community_benefits
+from feeds.text import clean_text, distinct_places, mentions_community_benefits
 from feeds.types import Lot, Money, Notice
 
 ROOT = "TED_EXPORT"
@@ -230,7 +230,7 @@ def _children(parent: Element | None, name: str) -> Iterator[Element]:
 
 def _place(doc: _Doc, objects: list[Element]) -> str | None:
     sites = [_paragraphs(doc.find_in(o, "MAIN_SITE")) for o in objects]
-    unique = list(dict.fromkeys(" ".join(s.split()) for s in sites if s))
+    unique = distinct_places(" ".join(s.split()) for s in sites if s)
     return "; ".join(unique[: parts.MAX_PLACES]) or None
 
 

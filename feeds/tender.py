@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from feeds.codes import cpv_code, is_nuts
-from feeds.text import clean_text
+from feeds.text import clean_text, distinct_places
 from feeds.types import Lot, Money
 
 # Below this length the tender summary is padded with lot descriptions (PCS keeps its
@@ -113,14 +113,13 @@ def item_cpv_codes(item: Any) -> list[str]:
 def locations(items: list[Any]) -> tuple[tuple[str, ...], str | None]:
     """NUTS codes and a "; "-joined place text from the items' delivery locations."""
     regions: dict[str, None] = {}
-    places: dict[str, str] = {}
+    places: list[str] = []
 
     def add_place(text: Any) -> None:
         if isinstance(text, str) and (cleaned := clean_text(text)):
             # One line per place: address lines become comma-separated.
             lines = (line.strip(" ,") for line in cleaned.split("\n"))
-            cleaned = ", ".join(line for line in lines if line)
-            places.setdefault(cleaned.casefold(), cleaned)
+            places.append(", ".join(line for line in lines if line))
 
     for item in items:
         if not isinstance(item, dict):
@@ -141,7 +140,7 @@ def locations(items: list[Any]) -> tuple[tuple[str, ...], str | None]:
                 else:
                     add_place(region)
             add_place(address.get("locality"))
-    place = "; ".join(list(places.values())[:MAX_PLACES]) or None
+    place = "; ".join(distinct_places(places)[:MAX_PLACES]) or None
     return tuple(regions), place
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 from bs4 import BeautifulSoup
 from bs4.exceptions import ParserRejectedMarkup
@@ -31,6 +32,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINE_PADDING = re.compile(" ?\n ?")
 _BLANK_LINES = re.compile("\n{3,}")
 
+# Sell2Wales and PCS send some CR LF line breaks as a literal "rn" ("services;rn Cutting
+# of all grass verges"). It is put back only where no word can end in "rn": after
+# punctuation, a digit or a capital ("ESPDrn The bidder"), or standing alone; and only
+# where no word goes on after it. "modern", "return" and "Fernhill" never qualify; a
+# break after a plain word ("vesselsrn Loch") stays as sent, since it can't be told
+# apart from one ("pattern Loch").
+_LOST_LINE_BREAK = re.compile(
+    r"(?:(?<=[.,;:!?)\]}'\"\u2019\u201d%+*\-\u2013\u20140-9A-Z])|(?<!\S))(?:rn)+(?![a-z])"
+)
+
 
 def clean_text(s: str | None) -> str:
     """Return `s` as tidy plain text: no markup, no mojibake, single spaces, trimmed."""
@@ -40,6 +51,8 @@ def clean_text(s: str | None) -> str:
         s = str(s)
     if not s.isascii():
         s = repair_mojibake(s)
+    if "rn" in s:
+        s = restore_line_breaks(s)
     if "<" in s and _MARKUP.search(s):
         s = _strip_markup(s)
     elif "&" in s:
@@ -56,6 +69,11 @@ def clean_text(s: str | None) -> str:
     if "\n" in s:
         s = _BLANK_LINES.sub("\n\n", _NEWLINE_PADDING.sub("\n", s))
     return s.strip()
+
+
+def restore_line_breaks(s: str) -> str:
+    """Put back the line breaks that reached us as a literal "rn" (see _LOST_LINE_BREAK)."""
+    return _LOST_LINE_BREAK.sub(lambda m: "\n" * (len(m.group()) // 2), s)
 
 
 def repair_mojibake(s: str) -> str:
@@ -86,6 +104,36 @@ def _cp1252_byte(c: str) -> int:
         # latin-1 also covers the five bytes cp1252 leaves undefined (0x81, 0x8d, ...).
         return code
     return c.encode("cp1252")[0]
+
+
+_WORD = re.compile(r"\w+")
+
+
+def distinct_places(places: Iterable[str]) -> list[str]:
+    """Each place once, in the order given.
+
+    Places with the same words are one place, whatever their case, punctuation or "the"
+    ("Throughout Highland Council area." and "Throughout the Highland Council area"); and
+    a place whose comma-separated parts only begin another's ("Robert Gordon University,
+    Garthdee Campus" beside "..., Garthdee Campus, Aberdeen") gives way to the fuller one.
+    """
+    found: dict[tuple[tuple[str, ...], ...], str] = {}
+    for text in places:
+        key = _place_key(text)
+        if key:
+            found.setdefault(key, text)
+    return [
+        text
+        for key, text in found.items()
+        if not any(len(other) > len(key) and other[: len(key)] == key for other in found)
+    ]
+
+
+def _place_key(text: str) -> tuple[tuple[str, ...], ...]:
+    parts = (
+        tuple(w for w in _WORD.findall(part.casefold()) if w != "the") for part in text.split(",")
+    )
+    return tuple(part for part in parts if part)
 
 
 # "<![" opens a marked section; html.parser gives up on any it does not know.

@@ -3,6 +3,8 @@ how each is built into a harvester and an HTTP client."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +22,19 @@ def build_harvester(source: SourceSettings) -> Any:
     return feeds.get(source.kind)(name=source.name, options=source.options)
 
 
-def build_fetcher(settings: Settings, source: SourceSettings, harvester: Any) -> Fetcher:
-    """An HTTP client with the global limits, the source's defaults and its own delay."""
+def build_fetcher(
+    settings: Settings,
+    source: SourceSettings,
+    harvester: Any,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Fetcher:
+    """An HTTP client with the global limits, the source's defaults and its own delay;
+    `sleep` makes its pauses (polite delays, retry backoff)."""
     defaults = dict(getattr(harvester, "http_defaults", {}) or {})
     delay = source.delay_seconds if source.delay_seconds is not None else defaults.get("delay", 0)
     return Fetcher(
-        settings.http.policy(delay=float(delay), throttle=dict(defaults.get("throttle", {})))
+        settings.http.policy(delay=float(delay), throttle=dict(defaults.get("throttle", {}))),
+        sleep=sleep,
     )
 
 

@@ -27,6 +27,9 @@ from feeds.files import FORMATS as FILE_FORMATS
 
 logger = logging.getLogger(__name__)
 
+# Rejected records printed per run; the Sources page lists them all.
+SHOWN_REJECTIONS = 20
+
 
 def _page_reporter(progress: Progress, label: str) -> Callable[[Any, RunSummary], None]:
     task = progress.add_task(label)
@@ -64,24 +67,27 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
             f"Sources page (configured: {', '.join(known) or 'none'})"
         )
     summaries = []
-    with progress_bar() as progress:
-        for name in names:
-            try:
-                summary = harvest_source(
-                    rt.sessions,
-                    settings,
-                    name,
-                    utcnow,
-                    trigger="cli",
-                    on_page=_page_reporter(progress, name),
-                    after_store=store_hook(rt.app),
-                )
-            except Exception as exc:  # one source's trouble must not stop the others
-                logger.exception("harvest of %s failed", name)
-                summary = RunSummary.not_run(name, "failed", f"{exc}")
-            summaries.append(summary)
+    try:
+        with rt.in_use(), progress_bar() as progress:
+            for name in names:
+                try:
+                    summary = harvest_source(
+                        rt.sessions,
+                        settings,
+                        name,
+                        utcnow,
+                        trigger="cli",
+                        on_page=_page_reporter(progress, name),
+                        after_store=store_hook(rt.app),
+                    )
+                except Exception as exc:  # one source's trouble must not stop the others
+                    logger.exception("harvest of %s failed", name)
+                    summary = RunSummary.not_run(name, "failed", f"{exc}")
+                summaries.append(summary)
+    except KeyboardInterrupt:
+        _stopped(rt, summaries, "harvest")
     tell_members_after(rt)
-    _finish(summaries, "harvested")
+    _finish(rt, summaries, "harvested")
 
 
 @click.command("import")
@@ -99,28 +105,62 @@ def harvest(rt: Runtime, sources: tuple[str, ...]) -> None:
 def import_(rt: Runtime, paths: tuple[str, ...], file_format: str) -> None:
     """Import downloaded notice files with the harvesters' own parsers."""
     summaries = []
-    with bulk_allocation(), progress_bar() as progress:
-        for raw_path in paths:
-            path = Path(raw_path)
-            summaries.append(
-                import_file(
-                    rt.sessions,
-                    rt.settings,
-                    path,
-                    utcnow,
-                    file_format=file_format,
-                    on_page=_page_reporter(progress, path.name),
-                    after_store=store_hook(rt.app),
-                    background=True,
+    try:
+        with rt.in_use(), bulk_allocation(), progress_bar() as progress:
+            for raw_path in paths:
+                path = Path(raw_path)
+                summaries.append(
+                    import_file(
+                        rt.sessions,
+                        rt.settings,
+                        path,
+                        utcnow,
+                        file_format=file_format,
+                        on_page=_page_reporter(progress, path.name),
+                        after_store=store_hook(rt.app),
+                        background=True,
+                    )
                 )
-            )
+    except KeyboardInterrupt:
+        _stopped(rt, summaries, "import")
     tell_members_after(rt)
-    _finish(summaries, "imported")
+    _finish(rt, summaries, "imported")
 
 
-def _finish(summaries: list[RunSummary], verb: str) -> None:
+def _stopped(rt: Runtime, summaries: list[RunSummary], what: str) -> None:
+    """Ctrl+C: what was done is kept (each page was committed with its state)."""
     for summary in summaries:
         click.echo(summary.line())
+        _print_rejections(rt, summary)
+    click.echo(
+        f"Stopped (Ctrl+C): every page stored before it is kept; the next {what} "
+        "picks up from there."
+    )
+    sys.exit(130)
+
+
+def _print_rejections(rt: Runtime, summary: RunSummary) -> None:
+    """Each record the run rejected, with its position, id and reason (the first few)."""
+    if not summary.rejected or not summary.run_id:
+        return
+    from broker.harvest.health import rejected_in_run
+
+    with rt.sessions() as session:
+        shown, total = rejected_in_run(session, summary.run_id, SHOWN_REJECTIONS)
+    click.echo("  Rejected records:")
+    for record in shown:
+        found = f" ({record.record_id})" if record.record_id else ""
+        click.echo(f"  - {record.position}{found}: {record.reason}")
+    if total > len(shown):
+        click.echo(
+            f"  ...and {total - len(shown)} more: see the Sources page, or `broker sources`."
+        )
+
+
+def _finish(rt: Runtime, summaries: list[RunSummary], verb: str) -> None:
+    for summary in summaries:
+        click.echo(summary.line())
+        _print_rejections(rt, summary)
     total = sum(s.stored for s in summaries)
     new = sum(s.new for s in summaries)
     rejected = sum(s.rejected for s in summaries)

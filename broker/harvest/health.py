@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from broker.config import Settings, SourceSettings
@@ -100,6 +100,18 @@ def rejected(
         query = query.where(RejectedRecord.kept.is_(kept))
     query = query.order_by(RejectedRecord.created_at.desc(), RejectedRecord.id.desc())
     return paginate(session, query, page, page_size)
+
+
+def rejected_in_run(session: Session, run_id: int, limit: int) -> tuple[list[RejectedRecord], int]:
+    """The first `limit` records one run rejected, in the order met, and how many in all."""
+    rejected_here = (RejectedRecord.run_id == run_id) & RejectedRecord.kept.is_(False)
+    first = list(
+        session.scalars(
+            select(RejectedRecord).where(rejected_here).order_by(RejectedRecord.id).limit(limit)
+        )
+    )
+    total = session.scalar(select(func.count(RejectedRecord.id)).where(rejected_here)) or 0
+    return first, total
 
 
 def imports(session: Session, page: int, page_size: int) -> Paged[HarvestRun]:

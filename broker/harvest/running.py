@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.config import Settings
-from broker.errors import UnknownSource
+from broker.errors import Stopped, UnknownSource
 from broker.harvest.catalogue import all_sources, build_fetcher, build_harvester, find_source
 from broker.harvest.health import record_health, state_row
 from broker.harvest.prefetch import prepared_pages
@@ -41,6 +43,25 @@ Clock = Callable[[], datetime]
 DATABASE_AWAY = (OperationalError, InterfaceError)
 # Called with each page's new and changed notices (their ids), in the page's transaction.
 AfterStore = Callable[[Session, list[int], datetime], None]
+STOPPED = (
+    "stopped: the broker was shut down (Ctrl+C or SIGTERM); the next run resumes from the "
+    "last page stored"
+)
+INTERRUPTED = (
+    "stopped before it finished (the process ended); the next run resumed from the last page stored"
+)
+
+
+def stoppable_sleep(stop: threading.Event | None) -> Callable[[float], None]:
+    """A pause that ends the harvest (raises Stopped) as soon as `stop` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stop is None:
+            time.sleep(seconds)
+        elif stop.wait(seconds):
+            raise Stopped
+
+    return sleep
 
 
 @dataclass(frozen=True)
@@ -92,8 +113,13 @@ def harvest_source(
     fetcher: Any = None,
     after_store: AfterStore | None = None,
     on_page: Callable[[Page, RunSummary], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
-    """Harvest one source (from config.toml or the Sources page) from its saved state."""
+    """Harvest one source (from config.toml or the Sources page) from its saved state.
+
+    Setting `stop` ends the run at its next pause or page, as "interrupted": what it
+    stored stays, and the next run resumes from the state saved with its last page.
+    """
     with sessions() as session:
         source = find_source(session, settings, name)
         if source is None:
@@ -115,7 +141,9 @@ def harvest_source(
         fetch = fetcher
         try:
             harvester = build_harvester(source)
-            fetch = fetcher or build_fetcher(settings, source, harvester)
+            fetch = fetcher or build_fetcher(
+                settings, source, harvester, sleep=stoppable_sleep(stop)
+            )
             pages = harvester.pages(fetch, dict(state), clock())
         except (KeyError, TypeError, ValueError) as exc:
             # A source stored by an older version, say: recorded like any other failure.
@@ -131,27 +159,27 @@ def harvest_source(
                 after_store=after_store,
                 on_page=on_page,
                 save_state=True,
+                stop=stop,
             )
         finally:
             if fetch is not None and fetcher is None:
                 fetch.close()
 
 
-def close_interrupted_runs(session: Session, name: str, now: datetime) -> int:
+def close_interrupted_runs(
+    session: Session, name: str, now: datetime, reason: str = INTERRUPTED
+) -> int:
     """Mark the source's runs still "running" as interrupted; flushes.
 
     Called while holding the source's harvest lock, so no such run is alive: its process
-    died (killed, or the machine stopped) before it could finish. What it stored page by
-    page stays, and this run resumes from the state saved with its last page.
+    died (killed, or the machine stopped) before it could finish, or is stopping and
+    leaves the run behind. What it stored page by page stays, and the next run resumes
+    from the state saved with its last page.
     """
     result = session.execute(
         update(HarvestRun)
         .where(HarvestRun.source == name, HarvestRun.status == "running")
-        .values(
-            status="interrupted",
-            error="stopped before it finished (the process ended); the next run resumed "
-            "from the last page stored",
-        )
+        .values(status="interrupted", error=reason)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount:
@@ -203,8 +231,12 @@ def run_pages(
     after_store: AfterStore | None = None,
     on_page: Callable[[Page, RunSummary], None] | None = None,
     save_state: bool = True,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
-    """Store every page in its own transaction and record the run."""
+    """Store every page in its own transaction and record the run.
+
+    Ctrl+C (KeyboardInterrupt) or `stop` ends the run between pages, as interrupted.
+    """
     run = _Run(sessions, name, clock, settings, after_store, save_state)
     run.start(trigger)
     fatal: str | None = None
@@ -213,6 +245,14 @@ def run_pages(
             run.store(page)
             if on_page:
                 on_page(page, run.counts.summary(name, run.id, "running"))
+            if stop is not None and stop.is_set():
+                raise Stopped
+    except (Stopped, KeyboardInterrupt) as exc:
+        logger.warning("harvest of %s stopped by a shutdown", name)
+        summary = run.finish(STOPPED, interrupted=True)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return summary
     except FeedError as exc:
         fatal = str(exc)
         logger.warning("harvest of %s stopped: %s", name, exc)
@@ -406,9 +446,10 @@ class _Run:
             for problem in item.notice.problems
         )
 
-    def finish(self, fatal: str | None) -> RunSummary:
-        """Close the run with its status and, for a harvested source, its health."""
-        status = _status(self.counts, fatal)
+    def finish(self, fatal: str | None, interrupted: bool = False) -> RunSummary:
+        """Close the run with its status and, for a harvested source, its health (not for a
+        run a shutdown interrupted, which is no failure of the source)."""
+        status = "interrupted" if interrupted else _status(self.counts, fatal)
         with self.sessions.begin() as session:
             now = self.clock()
             row = session.get(HarvestRun, self.id)
@@ -416,7 +457,7 @@ class _Run:
             row.status = status
             row.error = fatal or self.counts.last_error
             self.counts.write(row)
-            if self.save_state:
+            if self.save_state and not interrupted:
                 record_health(
                     session, self.name, status, row.error, now, self.settings, row.started_at
                 )

@@ -56,6 +56,8 @@ def mail_status(rt: Runtime) -> None:
     click.echo(f"Outbox: {state.queued} waiting, {state.sent} sent, {state.failed} failed.")
     if not rt.settings.mail.enabled:
         click.echo("Sending is off ([mail] enabled = false): messages wait in the outbox.")
+    elif rt.settings.mail.backend == "log":
+        click.echo('Nothing is sent ([mail] backend = "log"): messages are kept as delivered.')
     oldest = state.oldest_waiting
     if oldest is not None:
         line = (

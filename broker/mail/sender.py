@@ -99,6 +99,7 @@ UNANSWERED_NOTE = (
     "The connection was lost while waiting for the server to confirm this message; "
     "it is taken as delivered and not sent again."
 )
+KEPT_NOTE = 'Not sent: [mail] backend is "log", so it was kept here as delivered.'
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class SendReport:
     """What one run of the sender did."""
 
     sent: int = 0
+    # [mail] backend = "log": messages kept as delivered, none sent.
+    kept: int = 0
     # Messages a dead sender had handed over, now marked sent (see `recover`).
     recovered: int = 0
     # Temporary failures, tried again later.
@@ -133,6 +136,8 @@ class SendReport:
     def line(self) -> str:
         """A one-line summary, e.g. "3 sent, 1 failed, 2 waiting"."""
         parts = [f"{self.sent} sent"]
+        if self.kept:
+            parts.append(f"{self.kept} kept unsent ([mail] backend = log)")
         if self.recovered:
             parts.append(f"{self.recovered} recovered as sent")
         if self.deferred:
@@ -168,7 +173,10 @@ def send_outbox(
                 report.stopped = "another process is sending the outbox"
             else:
                 report.recovered = _recover(sessions)
-                _send_due(sessions, mail, now_fn, sleep, include_waiting, report)
+                if mail.backend == "log":
+                    _keep_due(sessions, mail, now_fn, include_waiting, report)
+                else:
+                    _send_due(sessions, mail, now_fn, sleep, include_waiting, report)
     with sessions() as session:
         report.waiting = (
             session.scalar(
@@ -215,13 +223,8 @@ def _send_due(
     report: SendReport,
 ) -> None:
     now = now_fn()
+    due = _due(sessions, now, include_waiting)
     with sessions() as session:
-        query = select(OutboxMessage.id).where(
-            OutboxMessage.status == "queued", OutboxMessage.transmitted_at.is_(None)
-        )
-        if not include_waiting:
-            query = query.where(OutboxMessage.next_attempt_at <= now)
-        due = list(session.scalars(query.order_by(OutboxMessage.created_at, OutboxMessage.id)))
         # Sends of earlier runs count towards the rate too.
         recent = list(
             session.scalars(
@@ -257,6 +260,56 @@ def _send_due(
     finally:
         if smtp is not None:
             hang_up(smtp)
+
+
+def _due(sessions: sessionmaker[Session], now: datetime, include_waiting: bool) -> list[int]:
+    """The queued messages to send now, oldest first."""
+    with sessions() as session:
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.status == "queued", OutboxMessage.transmitted_at.is_(None)
+        )
+        if not include_waiting:
+            query = query.where(OutboxMessage.next_attempt_at <= now)
+        return list(session.scalars(query.order_by(OutboxMessage.created_at, OutboxMessage.id)))
+
+
+def _keep_due(
+    sessions: sessionmaker[Session],
+    mail: MailSettings,
+    now_fn: Callable[[], datetime],
+    include_waiting: bool,
+    report: SendReport,
+) -> None:
+    """[mail] backend = "log": render each due message, as it would be sent, and keep it
+    as delivered; nothing leaves the machine. The Outbox page shows it as the member
+    would get it."""
+    for outbox_id in _due(sessions, now_fn(), include_waiting):
+        with sessions.begin() as session:
+            message = session.get(OutboxMessage, outbox_id)
+            if message is None or message.status != "queued":
+                continue
+            to_address, subject = message.to_address, message.subject
+            try:
+                size = len(render(message, mail))
+            except (ValueError, TypeError, IndexError) as exc:
+                unwritable = f"could not build the message: {exc}"
+            else:
+                unwritable = ""
+                message.status = "sent"
+                message.sent_at = now_fn()
+                message.attempts += 1
+                message.last_error = KEPT_NOTE
+        if unwritable:
+            _record_failed(sessions, outbox_id, unwritable, report, to_address)
+            continue
+        report.kept += 1
+        logger.info(
+            "outbox message %s to %s kept, not sent ([mail] backend = log): %r, %d bytes",
+            outbox_id,
+            to_address,
+            subject,
+            size,
+        )
 
 
 class RateLimit:

@@ -4,15 +4,21 @@ notice or a member, and an admin's retry of a failed message.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from broker.config import MailSettings
 from broker.db import after_commit
 from broker.errors import BrokerError
 from broker.mail.runs import kick
+from broker.mail.smtp import render
 from broker.models import Member, Notice
 from broker.models.mail import MESSAGE_STATUSES, OutboxMessage
 from broker.paging import Paged, paginate
@@ -113,3 +119,51 @@ def retry(session: Session, outbox_id: int, now: datetime) -> OutboxMessage:
     session.flush()
     after_commit(session, kick)
     return message
+
+
+@dataclass(frozen=True)
+class AsReceived:
+    """A message as its recipient gets it: the headers in order, both parts, the links."""
+
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+    links: list[str]
+
+
+_TEXT_LINK = re.compile(r"https?://[^\s<>\"']+")
+
+
+class _Hrefs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") if tag == "a" else None
+        if href and href.startswith(("http://", "https://")):
+            self.found.append(href)
+
+
+def as_received(message: OutboxMessage, mail: MailSettings) -> AsReceived:
+    """Build the message exactly as the sender puts it on the wire, and read it back.
+
+    Raises ValueError (or TypeError) for a message the e-mail library can't write, as
+    the sender would fail it.
+    """
+    parsed = email.message_from_bytes(render(message, mail), policy=email.policy.default)
+    text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    text = text_part.get_content() if text_part is not None else ""
+    html = html_part.get_content() if html_part is not None else ""
+    hrefs = _Hrefs()
+    hrefs.feed(html)
+    # Headers such as List-Unsubscribe carry links too, in angle brackets.
+    in_headers = [u for _, v in parsed.items() for u in _TEXT_LINK.findall(str(v))]
+    found = [*hrefs.found, *_TEXT_LINK.findall(text), *in_headers]
+    return AsReceived(
+        headers=[(name, str(value)) for name, value in parsed.items()],
+        text=text,
+        html=html,
+        # A link at the end of a sentence keeps its full stop out.
+        links=list(dict.fromkeys(link.rstrip(".,;)") for link in found)),
+    )

@@ -178,7 +178,7 @@ def _store(
     deleted. A member a coordinator added by hand stays, whatever the engine now thinks.
     """
     writer = _Writer(session, now)
-    stored: dict[tuple[int, int], tuple[int, int, str]] = {}
+    stored: dict[tuple[int, int], tuple[int, int, Any]] = {}
     by_hand: set[tuple[int, int]] = set()
     for row in session.execute(
         select(
@@ -186,7 +186,7 @@ def _store(
             Match.member_id,
             Match.notice_id,
             Match.score,
-            # As text: a pass compares hundreds of thousands of these, decoding few.
+            # Undecoded: a pass compares hundreds of thousands of these, decoding few.
             type_coerce(Match.reasons, Text),
             Match.added_by,
         ).where(replace)
@@ -237,9 +237,12 @@ class _Reasons:
     value: Any
     text: str | None  # the column's text, where the driver is given it as text
 
-    def same(self, text: str) -> bool:
-        """Whether stored text `text` holds these reasons."""
-        return text == self.text or json_loads(text) == self.stored
+    def same(self, held: str | list[dict[str, str]]) -> bool:
+        """Whether the column's value holds these reasons: its text on SQLite, what the
+        driver decoded on PostgreSQL (psycopg reads jsonb itself)."""
+        if isinstance(held, str):
+            return held == self.text or json_loads(held) == self.stored
+        return held == self.stored
 
 
 class _Writer:

@@ -9,6 +9,7 @@ from broker.models.matching import CorpusSnapshot, Match
 from broker.models.members import Member
 from broker.models.notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from broker.models.outreach import MemberResponse, ToldNotice
+from broker.models.runtime import DemoLoad, Heartbeat
 from broker.models.triage import Forward, NoticeAction
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "BidTask",
     "ConfiguredSource",
     "CorpusSnapshot",
+    "DemoLoad",
     "Forward",
     "HarvestRun",
+    "Heartbeat",
     "LoginAttempt",
     "Match",
     "Member",

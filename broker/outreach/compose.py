@@ -19,13 +19,13 @@ from flask import Flask
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from broker.clock import utcnow
-from broker.config import ROOT, Settings
+from broker.config import Settings, resource
 from broker.formatting import london, money
 from broker.mail.outbox import Email
 from broker.models import Member
 from broker.outreach.links import Links, base_url
 
-TEMPLATES = ROOT / "templates" / "email"
+TEMPLATES = resource("templates") / "email"
 SUBJECT_LIMIT = 200
 TEXT_WIDTH = 72
 

@@ -8,6 +8,7 @@ can never pass for one, and stops working after `mail.link_max_age_days`.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,11 +166,22 @@ class Links:
             raise LinkTampered("the link does not say what to do") from None
 
 
+# Addresses that mean "every interface": no one can be sent to them.
+ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
 def base_url(settings: Settings) -> str:
-    """The broker's public address: `web.base_url`, else http://host:port."""
+    """The broker's public address: `web.base_url`, else the address `broker up` listens
+    on (its --host and --port reach every process through the settings), with the
+    machine's name for "every interface"."""
     if settings.web.base_url:
         return settings.web.base_url.rstrip("/")
-    return f"http://{settings.web.host}:{settings.web.port}"
+    host = settings.web.host
+    if host in ANY_ADDRESS:
+        host = socket.getfqdn()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web.port}"
 
 
 def for_app(app: Flask, clock: Callable[[], datetime] = utcnow) -> Links:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -18,8 +20,10 @@ from broker.harvest.running import harvest_source
 from broker.locks import exclusive
 from broker.matching.store import store_hook
 from broker.models import SourceState
+from broker.models.runtime import Heartbeat
 from broker.outreach import alerts, digests
 from broker.outreach.compose import MailContext
+from broker.runtime.stopping import busy, harvesting, stop_flag
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
     A scheduled run of a source that was disabled or deleted on the Sources page since
     the scheduler last synced its jobs does nothing.
     """
-    with app.app_context():
+    with app.app_context(), busy(app):
         settings = app.config["SETTINGS"]
         sessions = get_sessions(app)
         now = utcnow()
@@ -56,6 +60,11 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
         if backing_off(wait_until, now) and not force:
             logger.info("skipping %s: backing off until %s", name, wait_until.isoformat())
             return
+        stop = stop_flag(app)
+        if stop.is_set():
+            return
+        running = harvesting(app)
+        running.add(name)
         try:
             summary = harvest_source(
                 sessions,
@@ -64,11 +73,16 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
                 utcnow,
                 trigger=trigger,
                 after_store=store_hook(app),
+                stop=stop,
             )
         except Exception:  # the scheduler must survive anything one source does
             logger.exception("harvest job for %s failed", name)
             return
+        finally:
+            running.discard(name)
         logger.info("%s", summary.line())
+        if stop.is_set():
+            return  # the broker is stopping: members hear of it from the next run
         try:
             tell_members(app)
         except Exception:  # a mail problem must not stop the next harvest
@@ -111,9 +125,26 @@ def tell_members(app: Flask) -> alerts.Notified | None:
     return notified
 
 
+HEARTBEAT = "scheduler"
+
+
+def heartbeat_job(app: Flask, started_at: datetime) -> None:
+    """Say the scheduler is alive (for /healthz and `broker check`), with where it runs."""
+    try:
+        with unit_of_work(app) as session:
+            beat = session.get(Heartbeat, HEARTBEAT)
+            if beat is None:
+                beat = Heartbeat(name=HEARTBEAT)
+                session.add(beat)
+            beat.beat_at = utcnow()
+            beat.host, beat.pid, beat.started_at = socket.gethostname(), os.getpid(), started_at
+    except Exception:  # a database hiccup: the next beat tries again
+        logger.exception("the scheduler's heartbeat could not be written")
+
+
 def digest_job(app: Flask, period: str) -> None:
     """Queue the daily or weekly digests."""
-    with app.app_context():
+    with app.app_context(), busy(app):
         try:
             with unit_of_work(app) as session:
                 told = digests.queue_digests(session, period, MailContext.for_app(app), utcnow())
@@ -133,7 +164,8 @@ def bid_reminders_job(
     None when another process is doing it right now; the reminders it leaves are sent
     at the next run (each is recorded when sent, so none goes twice).
     """
-    with app.app_context(), exclusive(get_sessions(app).kw["bind"], BID_REMINDERS_LOCK) as acquired:
+    bind = get_sessions(app).kw["bind"]
+    with app.app_context(), busy(app), exclusive(bind, BID_REMINDERS_LOCK) as acquired:
         if not acquired:
             logger.info("another process is sending the bids' reminders")
             return None
@@ -159,13 +191,13 @@ def send_mail_job(app: Flask) -> None:
     from broker.mail.sender import send_outbox
 
     def send() -> None:
-        with app.app_context():
+        with app.app_context(), busy(app):
             try:
                 report = send_outbox(get_sessions(app), app.config["SETTINGS"], utcnow)
             except Exception:  # the scheduler must survive a database or mail server hiccup
                 logger.exception("sending the outbox failed")
                 return
-        if report.sent or report.recovered or report.deferred or report.failed:
+        if report.sent or report.kept or report.recovered or report.deferred or report.failed:
             logger.info("outbox: %s", report.line())
         elif report.stopped:
             logger.debug("outbox: %s", report.line())

@@ -9,28 +9,30 @@ inherits its threads, its lock or its database connections.
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
 import os
 import select
-import signal
 import subprocess
 import sys
-import time
+from typing import Any
 
 # How often the scheduler process checks that `broker up` is still there.
 PARENT_CHECK_SECONDS = 2.0
 
 
-def start_scheduler_process(config_path: str | None) -> tuple[subprocess.Popen, str]:
+def start_scheduler_process(
+    config_path: str | None, overrides: dict[str, Any] | None = None
+) -> tuple[subprocess.Popen, str]:
     """Start the scheduler in a fresh process; its state: "started: NAMES" or "follower".
 
     The process takes the scheduler lock itself, and stops when `broker up` does. It is
     a plain subprocess, not a multiprocessing one, which forked workers would try to stop
-    when they exit.
+    when they exit. `overrides` are `broker up`'s own settings (its --host and --port,
+    which the links in e-mails use), so the scheduler's mail says what the web app does.
     """
     read_end, write_end = os.pipe()
-    args = [config_path or "", str(write_end), str(os.getpid())]
+    args = [config_path or "", str(write_end), str(os.getpid()), json.dumps(overrides or {})]
     process = subprocess.Popen(
         [sys.executable, "-m", "broker.runtime.processes", *args], pass_fds=[write_end]
     )
@@ -41,42 +43,45 @@ def start_scheduler_process(config_path: str | None) -> tuple[subprocess.Popen, 
     return process, state or "failed: the scheduler process stopped"
 
 
-def run_scheduler_process(config_path: str | None, report_fd: int, parent: int) -> None:
+def run_scheduler_process(
+    config_path: str | None, report_fd: int, parent: int, overrides: dict[str, Any]
+) -> None:
     """The scheduler process: hold the lock, run the jobs, stop with `broker up`."""
     from broker import create_app
     from broker.config import load_settings
     from broker.locks import exclusive
     from broker.runtime.scheduler import SCHEDULER_LOCK, build_scheduler, harvest_job_names
+    from broker.runtime.stopping import stop_flag, stop_on_signals, wind_down
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # `broker up` stops us with SIGTERM: leave the lock and the scheduler tidily.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = create_app(load_settings(config_path or None))
+    app = create_app(load_settings(config_path or None, overrides=overrides))
+    # `broker up` stops us with SIGTERM, a terminal's Ctrl+C reaches us directly: either
+    # way the jobs are told, and a harvest stops at its next pause or page.
+    stop_on_signals(app)
     engine = app.extensions["broker.engine"]
-    with (
-        os.fdopen(report_fd, "w") as report,
-        contextlib.suppress(KeyboardInterrupt),
-        exclusive(engine, SCHEDULER_LOCK) as leader,
-    ):
+    with os.fdopen(report_fd, "w") as report, exclusive(engine, SCHEDULER_LOCK) as leader:
         if not leader:
             report.write("follower\n")
             return
         scheduler = build_scheduler(app)
-        scheduler.start()
         try:
+            scheduler.start()
             names = ", ".join(harvest_job_names(scheduler))
             report.write(f"started: {names or 'none'}\n")
             report.flush()
             # Killed without a chance to stop us, `broker up` would leave a scheduler behind.
-            while os.getppid() == parent:
-                time.sleep(PARENT_CHECK_SECONDS)
+            flag = stop_flag(app)
+            while os.getppid() == parent and not flag.wait(PARENT_CHECK_SECONDS):
+                pass
+        except SystemExit:
+            pass  # a signal: wind down below
         finally:
-            scheduler.shutdown(wait=False)
+            wind_down(app, scheduler)
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 5) -> None:
     """Stop a child process, politely first."""
     if process.poll() is None:
         process.terminate()
@@ -88,4 +93,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
 
 
 if __name__ == "__main__":
-    run_scheduler_process(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    from broker.web.server import exit_at_once
+
+    run_scheduler_process(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]))
+    exit_at_once(0)  # stopped and closed: skip the slow tidy-up of a large heap

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
@@ -33,9 +32,12 @@ SYNC_INTERVAL = timedelta(minutes=1)
 SYNC_JOB = "sources:sync"
 HARVEST_PREFIX = "harvest:"
 BID_REMINDERS_JOB = "bids:remind"
+# How often the scheduler says it is alive; /healthz calls it stale after three misses.
+HEARTBEAT_INTERVAL = timedelta(seconds=30)
+HEARTBEAT_JOB = "scheduler:heartbeat"
 
 
-def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
+def build_scheduler(app: Flask) -> BaseScheduler:
     """A scheduler with a harvest job per enabled source and, unless mail is off, the
     outbox sender and the digests; never the same job twice at once.
 
@@ -43,8 +45,8 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
     read now and then again every SYNC_INTERVAL.
     """
     settings = app.config["SETTINGS"]
-    cls = BlockingScheduler if blocking else BackgroundScheduler
-    scheduler = cls(
+    # In the background: the main thread waits for a signal (broker.runtime.stopping).
+    scheduler = BackgroundScheduler(
         timezone=settings.scheduler.timezone,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
@@ -63,6 +65,15 @@ def build_scheduler(app: Flask, blocking: bool = False) -> BaseScheduler:
         args=[app, scheduler],
         id=SYNC_JOB,
         name="sync the Sources page's sources",
+    )
+    scheduler.add_job(
+        jobs.heartbeat_job,
+        "interval",
+        seconds=HEARTBEAT_INTERVAL.total_seconds(),
+        args=[app, utcnow()],
+        id=HEARTBEAT_JOB,
+        name="say the scheduler is alive",
+        next_run_time=utcnow(),
     )
     if settings.mail.enabled:
         # Each run first recovers what a sender that died had handed over, so the run at

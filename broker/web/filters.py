@@ -9,8 +9,11 @@ from typing import Any
 from flask import Flask, current_app
 from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy import select
 
+from broker.db import get_session
 from broker.formatting import days_left, london, money, source_name
+from broker.models.runtime import DemoLoad
 
 # (notice attribute, CSS class, words) for the badges a notice earns, in order.
 BADGES = (
@@ -91,6 +94,22 @@ def nav_items() -> list[tuple[str, str]]:
     ]
 
 
+def is_demo() -> bool:
+    """Whether `broker up --demo` made this database (for the banner on every page).
+
+    Asked once per process: a database doesn't become a demo while a broker serves it.
+    """
+    app = current_app._get_current_object()
+    if "broker.demo" not in app.extensions:
+        try:
+            found = get_session().scalar(select(DemoLoad.id).limit(1))
+        except Exception:  # an error page for a database that is away: no banner
+            get_session().rollback()
+            return False
+        app.extensions["broker.demo"] = found is not None
+    return app.extensions["broker.demo"]
+
+
 def init_app(app: Flask) -> None:
     """Register the filters and helpers with Jinja."""
     app.add_template_filter(london)
@@ -101,3 +120,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(badges)
     app.add_template_global(reason_item)
     app.add_template_global(nav_items)
+    app.add_template_global(is_demo)

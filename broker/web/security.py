@@ -10,9 +10,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, abort, redirect, request, url_for
+from flask import Flask, Response, abort, has_request_context, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from broker.db import get_session
 from broker.models.accounts import User
@@ -24,6 +26,7 @@ PUBLIC_ENDPOINTS = frozenset(
     {
         "accounts.login",
         "static",
+        "health.healthz",
         # A bid's members open their links without logging in; a calendar program reads
         # a coordinator's feed by its secret address.
         "bids.member_link",
@@ -41,9 +44,24 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
+class _SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is Secure on a request that came over https, even when
+    web.base_url is unset (behind a proxy that says so, with [web] behind_proxy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
-    """Wire Flask-Login, CSRF protection, the login requirement and the headers."""
-    secure = app.config["SETTINGS"].web.base_url.startswith("https://")
+    """Wire the proxy's headers, Flask-Login, CSRF protection, the login requirement and
+    the headers."""
+    web = app.config["SETTINGS"].web
+    if web.behind_proxy:
+        # One proxy in front: its X-Forwarded-* name the visitor's address, scheme, host,
+        # port and path prefix, so links, redirects and Secure cookies are right.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    secure = web.base_url.startswith("https://")
+    app.session_interface = _SessionCookies()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -29,8 +29,8 @@ def test_shipped_config_loads_with_the_defaults():
     settings = load_settings(CONFIG, environ={})
     assert settings.web.port == 5000
     assert settings.database.url == ""
-    assert settings.database.resolved_url().endswith("instance/broker.sqlite3")
-    assert settings.database.resolved_url().startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/broker.sqlite3")
+    assert settings.database_url.startswith("sqlite:///")
     assert {"pcs", "sell2wales", "contracts_finder", "find_a_tender", "ted"} <= set(
         settings.sources
     )
@@ -273,3 +273,55 @@ def test_matching_keys_reach_the_engine_config(tmp_path):
 def test_settings_sections_match_the_dataclass():
     names = {f.name for f in dataclasses.fields(Settings)} - {"sources", "testing", "matching"}
     assert names == set(SECTIONS)
+
+
+def test_data_lives_in_the_instance_folder_where_broker_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(CONFIG, environ={})
+    assert settings.instance_path == tmp_path / "instance"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'instance' / 'broker.sqlite3'}"
+    # Fixed when read: a process that changes directory later keeps its data.
+    monkeypatch.chdir(tmp_path.parent)
+    assert settings.instance_path == tmp_path / "instance"
+
+
+def test_the_instance_folder_can_be_set_in_the_file_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from_file = load_settings(write(tmp_path, '[storage]\ninstance_dir = "data"\n'), environ={})
+    assert from_file.instance_path == tmp_path / "data"
+    elsewhere = tmp_path / "elsewhere"
+    from_env = load_settings(CONFIG, environ={"BROKER_INSTANCE_DIR": str(elsewhere)})
+    assert from_env.instance_path == elsewhere
+    assert from_env.database_url.endswith("elsewhere/broker.sqlite3")
+    # The section's own variable wins over the short one.
+    both = load_settings(
+        CONFIG,
+        environ={"BROKER_INSTANCE_DIR": "one", "BROKER_STORAGE__INSTANCE_DIR": str(elsewhere)},
+    )
+    assert both.instance_path == elsewhere
+
+
+def test_an_instance_folder_inside_the_installed_packages_is_refused(tmp_path, monkeypatch):
+    import broker.config
+
+    # As installed: ROOT is site-packages, which has no pyproject.toml.
+    site = tmp_path / "site-packages"
+    (site / "broker").mkdir(parents=True)
+    monkeypatch.setattr(broker.config, "ROOT", site)
+    with pytest.raises(ConfigError, match="inside the installed packages"):
+        load_settings(CONFIG, environ={"BROKER_INSTANCE_DIR": str(site / "instance")})
+    assert load_settings(CONFIG, environ={"BROKER_INSTANCE_DIR": str(tmp_path / "data")})
+
+
+def test_the_secret_key_is_kept_in_the_instance_folder(tmp_path, monkeypatch):
+    from broker import create_app
+
+    instance = tmp_path / "data"
+    settings = load_settings(
+        write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path / "b.sqlite3"}"\n'),
+        environ={"BROKER_INSTANCE_DIR": str(instance)},
+    )
+    app = create_app(settings)
+    assert app.instance_path == str(instance)
+    assert (instance / "secret_key").read_text().strip() == app.secret_key
+    app.extensions["broker.engine"].dispose()

@@ -81,6 +81,32 @@ def _bid(live: LiveServer) -> str:
         return f"/bids/{bid.id}"
 
 
+def _outbox_message(live: LiveServer) -> str:
+    """One message as the member gets it: headers, both parts, the links."""
+    from sqlalchemy import select
+
+    from broker.clock import utcnow
+    from broker.mail.outbox import Email, enqueue
+    from broker.models import OutboxMessage
+
+    to = "outbox-message@a11y.example.org"
+    with live.sessions.begin() as s:
+        found = s.scalar(select(OutboxMessage.id).where(OutboxMessage.to_address == to))
+        if found is None:
+            html = (
+                '<!doctype html><html lang="en-GB"><head><title>A forward</title></head><body>'
+                '<p>See <a href="https://www.publiccontractsscotland.gov.uk/">the notice</a>.'
+                "</p></body></html>"
+            )
+            text = "See the notice: https://www.publiccontractsscotland.gov.uk/\n"
+            email = Email("forward", to, "A forward to read", text, html)
+            message = enqueue(s, email, "opportunities@sen-broker.example", utcnow())
+            message.status, message.sent_at, message.attempts = "sent", utcnow(), 1
+            s.flush()
+            found = message.id
+    return f"/outbox/{found}"
+
+
 def _extracted_notice(page) -> None:
     page.get_by_label("Web address or text of the notice").fill(
         "Subject: Quick Quote - Grounds maintenance, Dalmuir Park\n"
@@ -120,6 +146,7 @@ PAGES = {
     "bid": Page(_bid),
     "users": Page(lambda live: "/users/", role="admin"),
     "outbox": Page(_outbox, role="admin"),
+    "outbox-message": Page(_outbox_message),
 }
 
 # Every visible form control without a <label> of its own: a <label for=...> or one

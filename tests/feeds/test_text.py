@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 
-from feeds.text import clean_text, mentions_community_benefits, repair_mojibake
+from feeds.text import (
+    clean_text,
+    distinct_places,
+    mentions_community_benefits,
+    repair_mojibake,
+)
 
 
 def mojibake(text: str) -> str:
@@ -141,3 +149,115 @@ def test_clean_text_replaces_lone_surrogates():
 def test_clean_text_survives_markup_html_parser_refuses(markup):
     text = clean_text(markup)
     assert text.startswith("a") and text.endswith("b")
+
+
+# --- line breaks that reached us as a literal "rn" ----------------------------------------
+
+
+def pcs_2019_descriptions(recorded) -> list[str]:
+    """Every tender and lot description of the 90 recorded PCS releases, as sent."""
+    texts = []
+    for release in recorded.releases(recorded.PCS_2019):
+        tender = release.get("tender") or {}
+        texts.append(tender.get("description") or "")
+        texts.extend(lot.get("description") or "" for lot in tender.get("lots") or [])
+    return [t for t in texts if t]
+
+
+def test_a_lost_line_break_after_punctuation_is_restored_in_the_real_pcs_text(recorded):
+    texts = pcs_2019_descriptions(recorded)
+    sent = "\n".join(texts)
+    assert sent.count(";rn ") == 5 and sent.count(".rn ") == 263 and sent.count(":rn ") == 61
+    cleaned = "\n".join(clean_text(t) for t in texts)
+    # After a full stop, colon, semicolon, comma or bracket no "rn" is left...
+    leftovers = re.findall(r"[.:;,)]rn(?![a-z])", cleaned)
+    assert leftovers == []
+    # ...and what followed it starts a line of its own.
+    assert "be limited to;\nThe removal & safe disposal" in cleaned
+    assert "the following:\nHVAC\nCatering and" in cleaned  # after a capital too
+    assert "Contractor who will:\nProvide strategic" in cleaned
+    assert "Project Code - 12698\nPQQ Code - 414" in cleaned  # after a number
+    assert "Council for Lot 2\nTree works" in cleaned
+    assert "SSSI/SAC/SPA\nIsle of Islay" in cleaned  # after a capital
+
+
+def test_words_with_rn_in_them_are_never_split(recorded):
+    texts = pcs_2019_descriptions(recorded)
+    cleaned = "\n".join(clean_text(t) for t in texts)
+    # Every word with "rn" after a small letter ("return", "Springburn", "Northern") is
+    # kept, as many times as it was sent.
+    words = re.compile(r"\b[A-Za-z]*[a-z]rn[a-z]*\b")
+    sent = Counter(w for t in texts for w in words.findall(t))
+    assert {"return", "Springburn", "Northern", "Western", "internal"} <= set(sent)
+    assert Counter(words.findall(cleaned)) == sent
+    # A break after a plain word can't be told from a word ending in "rn": left as sent.
+    assert "9 small vesselsrn Loch Linnhern" in cleaned
+    for text in (
+        "Modern apprenticeships; return visits to Fernhill.",
+        "Fernhill, Rutherglen: internal and external works",
+        "The pattern is a concern.rnThe turn of the stern",
+    ):
+        restored = clean_text(text)
+        for word in re.findall(r"\w*rn\w*", text.replace(".rnThe", ". The")):
+            assert word in restored
+    assert clean_text("a concern.rnThe turn") == "a concern.\nThe turn"
+
+
+@pytest.mark.parametrize(
+    ("sent", "restored"),
+    [
+        (
+            "the following services;rn Cutting of all grass verges",
+            "the following services;\nCutting of all grass verges",
+        ),
+        ("Lot 1 - Edinburgh.rnrn Lot 2 - Glasgow", "Lot 1 - Edinburgh.\n\nLot 2 - Glasgow"),
+        ("rn Self-catered Halls", "Self-catered Halls"),
+        ("Price 40%rn The Award criteria", "Price 40%\nThe Award criteria"),
+        ("see https://example.org/rn/notices", "see https://example.org/rn/notices"),
+    ],
+)
+def test_lost_line_breaks_and_what_is_left_alone(sent, restored):
+    assert clean_text(sent) == restored
+
+
+# --- places ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("places", "distinct"),
+    [
+        (
+            ["Denbighshire County Council area", "Denbighshire County Council area."],
+            ["Denbighshire County Council area"],
+        ),
+        (
+            ["Throughout Highland Council area.", "Throughout the Highland Council area."],
+            ["Throughout Highland Council area."],
+        ),
+        (
+            [
+                "Robert Gordon University, Garthdee Campus, Aberdeen",
+                "Robert Gordon University, Garthdee Campus",
+            ],
+            ["Robert Gordon University, Garthdee Campus, Aberdeen"],
+        ),
+        # Different places stay, even when one name starts another.
+        (["North East", "North East Lincolnshire"], ["North East", "North East Lincolnshire"]),
+        (["Cowal", "Bute", "West Argyll"], ["Cowal", "Bute", "West Argyll"]),
+    ],
+)
+def test_each_place_is_listed_once(places, distinct):
+    assert distinct_places(places) == distinct
+
+
+def test_real_pcs_notices_list_each_place_once(recorded):
+    from feeds.ocds import notice_from_release
+
+    places = [notice_from_release(r).place for r in recorded.releases(recorded.PCS_2026)] + [
+        notice_from_release(r).place for r in recorded.releases(recorded.PCS_2019)
+    ]
+    assert "Scottish Seabird Centre, The Harbour, North Berwick, EH39 4SS" in places
+    assert not any("The Scottish Seabird Centre" in (p or "") for p in places)
+    assert "Robert Gordon University, Garthdee Campus, Aberdeen" in places
+    highland = next(p for p in places if p and "Highland Council area" in p)
+    assert highland.endswith("Sutherland Area; Throughout Highland Council area.")

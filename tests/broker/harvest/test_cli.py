@@ -99,3 +99,77 @@ def test_harvest_with_no_network_reports_each_failure_and_exits_non_zero(make_se
     assert listing.exit_code == 0
     assert "failed" in listing.output and "pcs" in listing.output
     app.extensions["broker.engine"].dispose()
+
+
+def broken_copy(data_dir, tmp_path, breaks: dict[int, str]):
+    """The recorded PCS releases with some broken the way real records break: index ->
+    what goes wrong ("no title" or "not an object")."""
+    import json
+
+    releases = json.loads((data_dir / PCS_2019).read_text())
+    for index, fault in breaks.items():
+        if fault == "no title":
+            releases[index]["tender"].pop("title")
+            releases[index].pop("title", None)
+        else:
+            releases[index] = "not a release"
+    path = tmp_path / "pcs-broken.json"
+    path.write_text(json.dumps(releases))
+    return path, releases
+
+
+def test_import_prints_each_rejected_record_with_its_position_id_and_reason(
+    cli_runner, data_dir, tmp_path
+):
+    path, releases = broken_copy(data_dir, tmp_path, {3: "no title", 40: "not an object"})
+    result = cli_runner("import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "2 rejected" in result.output
+    lines = result.output.splitlines()
+    title = next(line for line in lines if releases[3]["ocid"] in line)
+    # Positions count from 1, as a person reads the file.
+    assert "pcs-broken.json, release 4 " in title and "no title" in title
+    assert any("release 41:" in line and "not an object" in line for line in lines)
+    assert "more" not in result.output
+
+
+def test_after_twenty_rejected_records_only_a_count_is_printed(cli_runner, data_dir, tmp_path):
+    path, releases = broken_copy(data_dir, tmp_path, dict.fromkeys(range(0, 50, 2), "no title"))
+    result = cli_runner("import", str(path))
+    assert result.exit_code == 0, result.output
+    printed = [line for line in result.output.splitlines() if "no title" in line]
+    assert len(printed) == 20
+    assert releases[0]["ocid"] in printed[0] and releases[38]["ocid"] in printed[-1]
+    assert "...and 5 more" in result.output
+
+
+def test_harvest_prints_the_records_a_source_rejected(
+    make_settings, data_dir, tmp_path, httpserver
+):
+
+    from click.testing import CliRunner
+
+    from broker import create_app
+    from broker.cli import cli
+    from broker.runtime.terminal import Runtime
+
+    _path, releases = broken_copy(data_dir, tmp_path, {7: "no title"})
+    package = {"uri": "x", "publishedDate": "2019-04-30T00:00:00Z", "releases": releases[:10]}
+    httpserver.expect_request("/v1/Notices").respond_with_json(package)
+    settings = make_settings(
+        sources={
+            "pcs": {
+                "kind": "pcs",
+                "base_url": httpserver.url_for("/v1"),
+                "notice_types": [102],
+                "lookback_months": 0,
+                "delay_seconds": 0,
+            }
+        }
+    )
+    app = create_app(settings)
+    result = CliRunner().invoke(cli, ["harvest", "pcs"], obj=Runtime(app=app))
+    app.extensions["broker.engine"].dispose()
+    assert "1 rejected" in result.output, result.output
+    line = next(line for line in result.output.splitlines() if releases[7]["ocid"] in line)
+    assert "release 8 " in line and "no title" in line

@@ -188,7 +188,7 @@ from broker.db import make_engine, make_sessionmaker
 from broker.mail.sender import send_outbox
 
 settings = load_settings(sys.argv[1], environ={}, overrides=json.loads(sys.argv[2]))
-engine = make_engine(settings.database.resolved_url())
+engine = make_engine(settings.database_url)
 print(send_outbox(make_sessionmaker(engine), settings, utcnow).line(), flush=True)
 """
 
@@ -472,8 +472,11 @@ def test_kick_runs_the_scheduled_send_at_once(make_settings, sessions, smtp_serv
     assert kick(app) is False  # no scheduler in this process yet
     scheduler = build_scheduler(app)
     assert SEND_JOB_ID in [job.id for job in scheduler.get_jobs()]
-    runs = []
-    scheduler.add_listener(runs.append, EVENT_JOB_EXECUTED)
+    runs = []  # the send job's runs (the heartbeat runs at start too)
+    scheduler.add_listener(
+        lambda event: runs.append(event) if event.job_id == SEND_JOB_ID else None,
+        EVENT_JOB_EXECUTED,
+    )
     scheduler.start()
     try:
         # The run at start (which recovers first) finishes; the next is an hour away.
@@ -528,7 +531,7 @@ def test_no_mail_jobs_when_mail_is_off(make_settings, smtp_server):
     app = create_app(make_settings({"mail": mail_options(smtp_server, enabled=False)}))
     try:
         jobs = {job.id for job in build_scheduler(app).get_jobs()}
-        assert jobs == {"sources:sync"}  # no mail:send, no digests
+        assert jobs == {"sources:sync", "scheduler:heartbeat"}  # no mail:send, no digests
         assert kick(app) is False
     finally:
         app.extensions["broker.engine"].dispose()
@@ -682,3 +685,105 @@ def test_broker_mail_send_and_status(cli_runner, sessions, settings, smtp_server
     forced = cli_runner("mail", "send", "--all")
     assert "Done: 1 sent, 0 failed, 0 waiting." in forced.output
     assert smtp_server.count_by_message_id() == {good.message_id: 1, late.message_id: 1}
+
+
+# --- [mail] backend = "log" and a message as the member gets it ---------------------------
+
+
+def test_the_log_backend_keeps_each_message_as_delivered_and_sends_nothing(
+    make_settings, sessions, smtp_server, clock, cli_runner
+):
+    settings = make_settings({"mail": mail_options(smtp_server, backend="log")})
+    first = queue(sessions, settings, clock(), subject="Grass cutting, Fife")
+    later = queue(sessions, settings, clock() + timedelta(hours=1))
+    report = send_outbox(sessions, settings, clock, sleep=no_sleep)
+    assert (report.kept, report.sent, report.waiting) == (1, 0, 1)
+    assert "1 kept unsent ([mail] backend = log)" in report.line()
+    kept = row(sessions, first.id)
+    assert (kept.status, kept.sent_at, kept.attempts) == ("sent", clock(), 1)
+    assert 'backend is "log"' in kept.last_error
+    assert row(sessions, later.id).status == "queued"  # not due yet
+    assert smtp_server.handler.received == []  # nothing left the machine
+
+
+def test_an_unwritable_message_fails_under_the_log_backend_too(
+    make_settings, sessions, smtp_server, clock
+):
+    settings = make_settings({"mail": mail_options(smtp_server, backend="log")})
+    bad = queue(sessions, settings, clock(), headers={"X-Note": "line\nbreak"})
+    report = send_outbox(sessions, settings, clock, sleep=no_sleep)
+    assert [p.outbox_id for p in report.failed] == [bad.id]
+    assert row(sessions, bad.id).status == "failed"
+
+
+def test_a_bad_mail_backend_is_refused_by_name(make_settings):
+    from broker.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'mail\.backend' is 'carrier-pigeon'; use smtp or log"):
+        make_settings({"mail": {"backend": "carrier-pigeon"}})
+
+
+def test_the_outbox_shows_a_message_as_the_member_gets_it(
+    pages, client, coordinator, make_settings, sessions, smtp_server, clock
+):
+    from broker.web.security import CSP
+
+    settings = make_settings({"mail": mail_options(smtp_server, backend="log")})
+    client.application.config["SETTINGS"] = settings
+    message = queue(
+        sessions,
+        settings,
+        clock(),
+        subject="Forwarded: Grounds maintenance",
+        text_body="Have a look: https://broker.example.org/r/abc.def\nThanks.\n",
+        html_body=(
+            "<!doctype html><html><head><title>x</title></head><body>"
+            '<p style="color: #1d4f91">Have a <a href="https://broker.example.org/r/abc.def">'
+            "look</a>.</p><script>document.title = 'ran'</script></body></html>"
+        ),
+    )
+    send_outbox(sessions, settings, clock, sleep=no_sleep)
+    listing = client.get("/outbox/").get_data(as_text=True)
+    assert f'href="/outbox/{message.id}">Forwarded: Grounds maintenance</a>' in listing
+    assert 'kept, not sent (<code>[mail] backend = "log"</code>)' in listing
+
+    response = client.get(f"/outbox/{message.id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == CSP  # the site's own, unchanged
+    page = response.get_data(as_text=True)
+    pages.assert_accessible(page)
+    # The headers as sent, in order, the extra ones included.
+    for name, value in (
+        ("From", "SEN Opportunity Broker &lt;opportunities@sen-broker.example&gt;"),
+        ("To", "ops@greenroots.example.org"),
+        ("Reply-To", "coordinator@sen.example.org"),
+        ("Message-ID", message.message_id.replace("<", "&lt;").replace(">", "&gt;")),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ):
+        assert f"<dt>{name}</dt><dd><code>{value}</code></dd>" in page
+    # The text part, escaped; the links, each working.
+    assert '<pre class="email-text">Have a look: https://broker.example.org/r/abc.def' in page
+    assert '<a href="https://broker.example.org/r/abc.def">' in page
+    assert '<a href="https://broker.example.org/u/abc123">' in page  # List-Unsubscribe
+    # The HTML part only in a sandboxed frame: never in the page itself.
+    assert "document.title" not in page
+    assert (
+        f'<iframe class="email-frame" src="/outbox/{message.id}/html" '
+        'sandbox="allow-popups allow-popups-to-escape-sandbox"'
+    ) in page
+
+    part = client.get(f"/outbox/{message.id}/html")
+    assert part.status_code == 200 and part.mimetype == "text/html"
+    policy = part.headers["Content-Security-Policy"]
+    assert "script-src" not in policy and "default-src 'none'" in policy
+    assert "sandbox allow-popups allow-popups-to-escape-sandbox" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert part.headers["X-Frame-Options"] == "SAMEORIGIN"
+    html = part.get_data(as_text=True)
+    assert '<head><base target="_blank"><title>x</title>' in html  # links leave the frame
+    assert '<p style="color: #1d4f91">' in html  # as the member sees it
+
+
+def test_a_message_that_is_not_there_is_not_found(client, coordinator, sessions, clock):
+    assert client.get("/outbox/999999").status_code == 404
+    assert client.get("/outbox/999999/html").status_code == 404

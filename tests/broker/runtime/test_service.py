@@ -213,11 +213,13 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     scheduler.start(paused=True)  # job defaults apply once jobs reach the job store
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    # Plus the job that keeps the Sources page's sources in step with the database.
+    # Plus the job that keeps the Sources page's sources in step with the database, and
+    # the heartbeat /healthz reads.
     assert set(jobs) == {
         "harvest:pcs",
         "harvest:contracts_finder",
         "sources:sync",
+        "scheduler:heartbeat",
         "mail:send",
         "digest:daily",
         "digest:weekly",
@@ -258,3 +260,68 @@ def test_workers_are_threaded_only_when_asked():
     options = gunicorn_options("0.0.0.0", 8000, 2, 1)
     assert options["worker_class"] == "sync"
     assert (options["bind"], options["workers"]) == ("0.0.0.0:8000", 2)
+
+
+@pytest.mark.slow
+def test_links_in_every_process_s_mail_use_the_port_broker_up_listens_on(
+    tmp_path, database_url, httpserver, data_dir, cli_runner, make_user, password
+):
+    """No web.base_url and `broker up --port P`: the scheduler's own process (gunicorn's
+    workers beside it) writes alerts, a worker writes forwards; both link to port P."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from broker.db import make_engine
+    from broker.models import Notice, OutboxMessage
+
+    package = json.loads((data_dir / "pcs_ocds_notices_2026-09_nt102_trimmed.json").read_text())
+    open_until = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    for release in package["releases"]:
+        release["tender"]["tenderPeriod"]["endDate"] = open_until  # still open
+    httpserver.expect_request("/v1/Notices").respond_with_json(package)
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "name,email,description,keywords,exclude,cpv,regions,min_value,max_value,"
+        "supported_business,frequency\n"
+        "Gorbals Roofing Trust,roofs@gorbals.example.org,Roofing by apprentices,"
+        "roof replacement;roofing,,4526,Glasgow City,,,no,instant\n"
+    )
+    assert cli_runner("members", "import", str(members)).exit_code == 0
+    make_user()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[mail]\nbackend = "log"\n[http]\nretries = 0\n'
+        f'[sources.pcs]\nkind = "pcs"\nbase_url = "{httpserver.url_for("/v1")}"\n'
+        "notice_types = [102]\nlookback_months = 0\ndelay_seconds = 0.0\n"
+    )
+    process, port = start_broker(tmp_path, database_url, config=config)
+    engine = make_engine(database_url)
+
+    def bodies(kind: str) -> list[str]:
+        with Session(engine) as s:
+            rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)).all()
+            return [m.text_body + m.html_body for m in rows]
+
+    try:
+        read_until(process, "Serving the broker")
+        # The alert: written by the scheduler's process after its harvest.
+        (alert,) = wait_for(lambda: bodies("alert"), timeout=90)
+        assert f"http://127.0.0.1:{port}/r/" in alert
+        assert "127.0.0.1:5000" not in alert
+        # A forward: written by a gunicorn worker.
+        with Session(engine) as s:
+            notice_id = s.scalar(select(Notice.id).where(Notice.title.startswith("New Gorbals")))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as web:
+            assert wait_for(lambda: get(f"http://127.0.0.1:{port}/login"))
+            log_in(web, "coordinator@sen.example.org", password)
+            page = web.get(f"/notices/{notice_id}").text
+            token = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page)[1]
+            member = re.search(r'name="forward-members" type="checkbox" value="(\d+)"', page)
+            form = {"csrf_token": token, "forward-members": member.group(1), "forward-note": "Hi"}
+            assert web.post(f"/notices/{notice_id}/forward", data=form).status_code == 302
+        (forward,) = wait_for(lambda: bodies("forward"))
+        assert f"http://127.0.0.1:{port}/r/" in forward
+    finally:
+        output = stop(process)
+        engine.dispose()
+    assert "Traceback" not in output
