@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from .config import MatchConfig
 from .corpus import CorpusStats
 from .errors import ProfileError
 from .evidence import CodeIndex
-from .explain import Evidence, explain_pairs, veto
+from .explain import Evidence, Explained, explain_pairs, veto
 from .facts import Keys
 from .finder import Fields, Found, fields_of, find
 from .fuzzy import WordBuckets
@@ -20,7 +21,7 @@ from .index import KeywordIndex, coverage_needs
 from .keywords import Phrase, compile_phrase, expand_to_cpv, phrase_key, weigh
 from .labels import label_index, lexicon
 from .members import MemberIndex, Roster
-from .results import MatchRows
+from .results import Columns, MatchRows
 from .scoring import Scored, Scratch, chunk_size, concat, score_chunk
 from .snapshot import Snapshot
 from .text import TRANSACTION_WORDS, is_acronym_stem, stem_word
@@ -28,8 +29,9 @@ from .types import Match, Notice, Profile
 from .vocab import Vocabulary
 
 _TRANSACTION = frozenset(stem_word(w) for w in TRANSACTION_WORDS)
-# Notices scored and written together when streaming JSON lines.
-JSONL_SLICE = 2_000
+# Notices scored and explained together when streaming (JSON lines, or Columns to store).
+SLICE = 2_000
+T = TypeVar("T")
 
 
 def _text_rank(phrases: list[Phrase]) -> np.ndarray:
@@ -243,12 +245,30 @@ class Matcher:
         A big batch is scored and written by forked processes, slice by slice and in
         order, so neither the matches nor their reasons are ever held whole.
         """
+        return self._slices(notices, threshold, lambda rows, why: "".join(rows.jsonl(why)))
+
+    def columns(
+        self, notices: Sequence[Notice], threshold: float | None = None
+    ) -> Iterator[Columns]:
+        """The matches with their reasons as Columns, a slice of notices at a time and in
+        order; every notice is in one slice's `covers`. As with `jsonl`, a big batch is
+        scored and explained by forked processes while the caller stores the slices
+        before."""
+        return self._slices(notices, threshold, MatchRows.whole)
+
+    def _slices(
+        self,
+        notices: Sequence[Notice],
+        threshold: float | None,
+        write: Callable[[MatchRows, Explained], T],
+    ) -> Iterator[T]:
+        """write(rows, reasons) of each slice of the batch, in order."""
         limit = self.config.notify_threshold if threshold is None else threshold
         notices = notices if isinstance(notices, list | tuple) else list(notices)
-        step = JSONL_SLICE
+        step = SLICE
         count = -(-len(notices) // step)
 
-        def write(i: int) -> str:
+        def make(i: int) -> T:
             # The text is found once, with the words behind each hit, for both scoring
             # and reasons.
             part = notices[i * step : (i + 1) * step]
@@ -258,13 +278,13 @@ class Matcher:
             scored = self._score(part, limit, None, (fields, found))
             rows = MatchRows(part, scored.notice, scored.slot, scored.score, snap)
             ev = Evidence(snap, part, fields, found)
-            return "".join(rows.jsonl(explain_pairs(snap, part, scored.notice, scored.slot, ev)))
+            return write(rows, explain_pairs(snap, part, scored.notice, scored.slot, ev))
 
         workers = parallel.workers_for(len(notices), self.config)
         if workers > 1:
             self._state()
             self._vocab.arrays()
-        yield from parallel.pieces(write, count, workers)
+        yield from parallel.pieces(make, count, workers)
 
     def explain(self, notice: Notice, profile_id: str) -> Match:
         """One pair, scored whatever the result, with every reason (vetoes included)."""

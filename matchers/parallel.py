@@ -13,7 +13,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # The job a forked worker inherits: (matcher, notices, limit, wanted).
 _JOB: tuple[Any, ...] | None = None
 _SHARDS_PER_WORKER = 4
+T = TypeVar("T")
 
 
 def cpus() -> int:
@@ -50,11 +51,11 @@ def workers_for(notices: int, config: MatchConfig) -> int:
     return max(1, min(wanted, cpus()))
 
 
-def pieces(make: Callable[[int], str], count: int, workers: int) -> Iterator[str]:
-    """make(0), make(1), ... make(count - 1), written by forked workers, in order.
+def pieces(make: Callable[[int], T], count: int, workers: int) -> Iterator[T]:
+    """make(0), make(1), ... make(count - 1), made by forked workers, in order.
 
     Reasons are written this way for a big batch's output: what a piece says depends
-    only on the batch and the compiled profiles, so any process writes the same text.
+    only on the batch and the compiled profiles, so any process makes the same piece.
     """
     global _JOB
     if workers <= 1 or count < 2:
@@ -76,7 +77,7 @@ def pieces(make: Callable[[int], str], count: int, workers: int) -> Iterator[str
         _JOB = None
 
 
-def _piece(i: int) -> str:
+def _piece(i: int) -> Any:
     """In a worker: one piece of output."""
     assert _JOB is not None
     return _JOB[0](i)

@@ -23,10 +23,11 @@ _string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """One block's rows as plain lists: row i is (profiles[i], notices[i], scores[i]),
-    its reasons reason_sets[reasons[i]]. Rows share a handful of reason sets, so a
-    writer converts each set once rather than each row's."""
+    """The rows of a run of notices (`covers`, matched or not) as plain lists: row i is
+    (profiles[i], notices[i], scores[i]), its reasons reason_sets[reasons[i]]. Rows share
+    a handful of reason sets, so a writer converts each set once rather than each row's."""
 
+    covers: list[str | int]
     profiles: list[str]
     notices: list[str | int]
     scores: list[int]
@@ -134,23 +135,41 @@ class MatchRows(Sequence[Row]):
                 yield ids[slot], notices[n].id, s, combos[k]
 
     def columns(self) -> Iterator[Columns]:
-        """Every row with its reasons, a block of notices at a time (see Columns).
+        """Every row with its reasons, a block of notices at a time; every notice of the
+        batch is in one block's `covers`, matched or not.
 
         Like `records()`, only one block's sentences are held; unlike it, nothing is
         made per row but the list entries.
         """
+        found = {b: (lo, hi) for b, lo, hi in self._ranges()}
+        for b in range(-(-len(self.notices) // BLOCK)):
+            covered = self.notices[b * BLOCK : (b + 1) * BLOCK]
+            if b not in found:
+                yield Columns([n.id for n in covered], [], [], [], [], [])
+                continue
+            lo, hi = found[b]
+            cached = self._blocks.get(b)
+            explained = (cached[0] if cached else self._make(b, lo, hi)).all()
+            yield self._columns(lo, hi, b * BLOCK, covered, explained)
+
+    def whole(self, explained: Explained) -> Columns:
+        """The whole batch as one Columns, given every row's reasons."""
+        return self._columns(0, len(self), 0, self.notices, explained)
+
+    def _columns(
+        self, lo: int, hi: int, first: int, covered: Sequence[Notice], explained: Explained
+    ) -> Columns:
+        """Rows lo..hi, whose notices are `covered` (batch positions from `first`)."""
         ids = self.profile_ids
-        notices = self.notices
-        for lo, hi, explained in self.explained():
-            first = int(self.notice_index[lo])
-            block_ids = [n.id for n in notices[first : int(self.notice_index[hi - 1]) + 1]]
-            yield Columns(
-                [ids[p] for p in self.profile_index[lo:hi].tolist()],
-                [block_ids[n - first] for n in self.notice_index[lo:hi].tolist()],
-                self.score[lo:hi].tolist(),
-                explained.combo.tolist(),
-                explained.combos,
-            )
+        covers = [n.id for n in covered]
+        return Columns(
+            covers,
+            [ids[p] for p in self.profile_index[lo:hi].tolist()],
+            [covers[n - first] for n in self.notice_index[lo:hi].tolist()],
+            self.score[lo:hi].tolist(),
+            explained.combo.tolist(),
+            explained.combos,
+        )
 
     def jsonl(self, explained: Explained | None = None) -> Iterator[str]:
         """The rows as JSON lines, a block of notices per string:

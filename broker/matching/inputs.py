@@ -111,13 +111,13 @@ def matchable(query: Any) -> Any:
     return query.where(Notice.notice_type != "award")
 
 
-def notice_chunks(session: Session, *conditions: Any) -> Iterator[list[Notice]]:
-    """Every matchable notice (that also meets `conditions`), CHUNK at a time, by id."""
+def notice_chunks(session: Session, *conditions: Any, size: int = CHUNK) -> Iterator[list[Notice]]:
+    """Every matchable notice (that also meets `conditions`), `size` at a time, by id."""
     query = matchable(select(Notice)).where(*conditions)
     last = 0
     while True:
         notices = session.scalars(
-            query.where(Notice.id > last).order_by(Notice.id).limit(CHUNK)
+            query.where(Notice.id > last).order_by(Notice.id).limit(size)
         ).all()
         if not notices:
             return

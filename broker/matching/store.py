@@ -9,9 +9,10 @@ ranking (see `matchers` feedback).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from flask import Flask
@@ -53,13 +54,13 @@ class MatchResult:
     notices: int = 0
     stored: int = 0
     removed: int = 0
-    new_pairs: list[tuple[int, int]] = field(default_factory=list)
+    new: int = 0
 
     def line(self) -> str:
         """One line for the CLI."""
         return (
             f"matched {self.notices} notices: {self.stored} matches stored "
-            f"({len(self.new_pairs)} new), {self.removed} removed"
+            f"({self.new} new), {self.removed} removed"
         )
 
 
@@ -77,17 +78,13 @@ def match_notices(
             return result
         for chunk in _chunks(sorted(set(notice_ids)), CHUNK):
             notices = session.scalars(matchable(select(Notice).where(Notice.id.in_(chunk)))).all()
-            found = matcher.rows(
+            # A notice no longer worth matching (now an award) keeps no matches.
+            unmatchable = sorted(set(chunk) - {n.id for n in notices})
+            found = matcher.columns(
                 [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
             )
-            _store(
-                session,
-                found,
-                cache.declines,
-                now,
-                result,
-                replace=Match.notice_id.in_(chunk),
-            )
+            pieces = [_nothing_for(unmatchable), *found] if unmatchable else found
+            _store(session, pieces, cache.declines, now, result, Match.notice_id.in_)
             session.execute(update(Notice).where(Notice.id.in_(chunk)).values(matched_at=now))
             result.notices += len(notices)
     return result
@@ -106,15 +103,24 @@ def match_members(
     cache.matcher(session)  # loads the current corpus snapshot
     # A small engine holding only these members: cheaper than scoring everyone.
     engine = cache.engine(profile_for(m, declines.get(m.id, Declines())) for m in members)
+
+    def superseded(notice_ids: list[int]) -> ColumnElement[bool]:
+        return Match.member_id.in_(ids) & Match.notice_id.in_(notice_ids)
+
     for notices in notice_chunks(session):
-        found = engine.rows(
+        found = engine.columns(
             [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
         )
-        superseded = Match.member_id.in_(ids) & Match.notice_id.in_([n.id for n in notices])
-        _store(session, found, declines, now, result, replace=superseded)
+        _store(session, found, declines, now, result, superseded)
         result.notices += len(notices)
     session.execute(update(Member).where(Member.id.in_(ids)).values(matched_at=now))
     return result
+
+
+# Notices re-matched together by `match_all`: enough for the engine to share them out to
+# its worker processes (parallel_min_notices, 10,000 by default) while this process
+# stores the slices they have done; few enough to hold.
+ALL_BATCH = 20_000
 
 
 def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResult:
@@ -123,12 +129,11 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
     rebuild_corpus(session, now)
     with cache.lock:
         matcher = cache.matcher(session)
-        for notices in notice_chunks(session):
-            found = matcher.rows(
+        for notices in notice_chunks(session, size=ALL_BATCH):
+            found = matcher.columns(
                 [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
             )
-            superseded = Match.notice_id.in_([n.id for n in notices])
-            _store(session, found, cache.declines, now, result, replace=superseded)
+            _store(session, found, cache.declines, now, result, Match.notice_id.in_)
             result.notices += len(notices)
         session.execute(update(Notice).values(matched_at=now))
         session.execute(update(Member).values(matched_at=now))
@@ -154,7 +159,7 @@ def match_pending(session: Session, cache: MatcherCache, now: datetime) -> Match
         result.notices += more.notices
         result.stored += more.stored
         result.removed += more.removed
-        result.new_pairs += more.new_pairs
+        result.new += more.new
     return result
 
 
@@ -163,23 +168,44 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
+def _nothing_for(notice_ids: list[int]) -> matchers.Columns:
+    """No matches for these notices."""
+    return matchers.Columns(list(notice_ids), [], [], [], [], [])
+
+
 def _store(
     session: Session,
-    found: matchers.MatchRows,
+    pieces: Iterable[matchers.Columns],
     declines: dict[int, Declines],
     now: datetime,
     result: MatchResult,
-    replace: ColumnElement[bool],
+    superseded: Callable[[list[int]], ColumnElement[bool]],
 ) -> None:
-    """Write matches, leaving out notices the member declined.
+    """Write matches, piece by piece, leaving out notices the member declined.
 
-    `replace` picks the stored matches these results supersede: those still found are
-    updated where they changed (so `created_at` survives), new ones inserted, the rest
-    deleted. A member a coordinator added by hand stays, whatever the engine now thinks.
+    `superseded(notice_ids)` picks the stored matches of a piece's notices that its
+    results replace: those still found are updated where they changed (so `created_at`
+    survives), new ones inserted, the rest deleted. A member a coordinator added by
+    hand stays, whatever the engine now thinks.
     """
     writer = _Writer(session, now)
+    declined = {(m, n) for m, said in declines.items() for n in said.notices}
+    for piece in pieces:
+        covers = [int(n) for n in piece.covers]
+        if covers:
+            _store_piece(session, writer, piece, declined, result, superseded(covers))
+
+
+def _store_piece(
+    session: Session,
+    writer: _Writer,
+    piece: matchers.Columns,
+    declined: set[tuple[int, int]],
+    result: MatchResult,
+    superseded: ColumnElement[bool],
+) -> None:
     stored: dict[tuple[int, int], tuple[int, int, Any]] = {}
-    by_hand: set[tuple[int, int]] = set()
+    left_out = set(declined)
     for row in session.execute(
         select(
             Match.id,
@@ -189,33 +215,36 @@ def _store(
             # Undecoded: a pass compares hundreds of thousands of these, decoding few.
             type_coerce(Match.reasons, Text),
             Match.added_by,
-        ).where(replace)
+        ).where(superseded)
     ):
-        key = (row[1], row[2])
         if row.added_by is None:
-            stored[key] = (row[0], row[3], row[4])
+            stored[(row[1], row[2])] = (row[0], row[3], row[4])
         else:
-            by_hand.add(key)
+            left_out.add((row[1], row[2]))
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
     seen: set[int] = set()
-    for block in found.columns():
-        reasons = [writer.reasons(c) for c in block.reason_sets]
-        for member_id, notice_id, score, k in zip(
-            map(int, block.profiles), block.notices, block.scores, block.reasons, strict=True
-        ):
-            key = (member_id, int(notice_id))
-            if key in by_hand or key[1] in declines.get(member_id, _NO_DECLINES).notices:
-                continue
-            seen.add(key[1])
-            result.stored += 1
-            encoded = reasons[k]
-            old = stored.pop(key, None)
-            if old is None:
-                inserts.append((*key, score, encoded.value, writer.now, writer.now))
-                result.new_pairs.append(key)
-            elif old[1] != score or not encoded.same(old[2]):
-                updates.append((score, encoded.value, writer.now, old[0]))
+    reasons = [writer.reasons(c) for c in piece.reason_sets]
+    now = writer.now
+    for key, score, k in zip(
+        zip(map(int, piece.profiles), map(int, piece.notices), strict=True),
+        piece.scores,
+        piece.reasons,
+        strict=True,
+    ):
+        if key in left_out:
+            continue
+        seen.add(key[1])
+        result.stored += 1
+        old = stored.pop(key, None) if stored else None
+        if old is None:
+            inserts.append((*key, score, reasons[k].value, now, now))
+        elif old[1] != score or not reasons[k].same(old[2]):
+            updates.append((score, reasons[k].value, now, old[0]))
+    result.new += len(inserts)
+    # By member (notices stay in order within each), as the indexes that grow most are
+    # ordered: their pages are then met in turn rather than at random.
+    inserts.sort(key=itemgetter(0))
     writer.insert(inserts)
     writer.update(updates)
     if stored:
@@ -224,9 +253,6 @@ def _store(
             session.execute(delete(Match).where(Match.id.in_(chunk)))
         result.removed += len(gone)
     refresh_match_summary(session, sorted(seen | {n for _m, n in stored}))
-
-
-_NO_DECLINES = Declines()
 
 
 @dataclass(frozen=True, slots=True)

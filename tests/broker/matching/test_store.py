@@ -171,7 +171,7 @@ def test_match_all_is_idempotent_and_keeps_when_a_match_was_first_made(matched, 
     clock.advance(days=1)
     with sessions.begin() as s:
         result = match_all(s, matched, clock())
-    assert result.new_pairs == [] and result.removed == 0
+    assert result.new == 0 and result.removed == 0
     with sessions() as s:
         again = {
             (m.member_id, m.notice_id): (m.score, m.created_at) for m in s.scalars(select(Match))
