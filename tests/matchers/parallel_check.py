@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from matchers import MatchConfig, Matcher, Profile, notice_from_json, parallel
+from matchers import MatchConfig, Matcher, Profile, engine, notice_from_json, parallel
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,6 +32,21 @@ def main() -> None:
     alone = Matcher(profiles, dataclasses.replace(config, workers=1)).rows(many, threshold=1)
     assert list(split) == list(alone), "parallel rows differ from one process"
     assert split.matches()[5].reasons == alone.matches()[5].reasons
+
+    # Columns for storing: slices scored and explained by the workers, in order, each
+    # notice covered once, the rows and reasons those of one process.
+    engine.SLICE = 50
+    pieces = list(Matcher(profiles, config).columns(many, threshold=1))
+    assert len(pieces) == 8
+    assert [n for piece in pieces for n in piece.covers] == [n.id for n in many]
+    rows = [
+        (p, n, s, piece.reason_sets[k])
+        for piece in pieces
+        for p, n, s, k in zip(
+            piece.profiles, piece.notices, piece.scores, piece.reasons, strict=True
+        )
+    ]
+    assert rows == list(alone.records()), "parallel columns differ from one process"
 
     # A profile arriving after a parallel batch must still find the words workers learnt.
     m = Matcher(profiles, config)
