@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,10 @@ def build_file(path: Path, count: int) -> int:
     return path.stat().st_size
 
 
-def tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc, in kB."""
+def tree_memory_kb(root: int) -> tuple[int, int]:
+    """Memory of a process and all its descendants, from /proc, in kB: resident (RSS,
+    which counts pages forked workers share with their parent once per process) and
+    proportional (PSS, which shares them out: what the tree really holds)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -117,18 +120,40 @@ def tree_rss_kb(root: int) -> int:
         pid = int(entry.name)
         parents[pid] = int(fields.get("PPid", "0"))
         rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total = 0
+    total_rss = total_pss = 0
     for pid in rss:
         walk = pid
         while walk and walk != root:
             walk = parents.get(walk, 0)
         if walk == root:
-            total += rss[pid]
-    return total
+            total_rss += rss[pid]
+            total_pss += _pss_kb(pid)
+    return total_rss, total_pss
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, str, int]:
-    """Run a broker command; returns seconds, its output and its peak tree RSS in kB."""
+def _pss_kb(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # gone, or not ours to read
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Ran:
+    """A broker command's run: seconds, output, and peak memory of its process tree."""
+
+    seconds: float
+    output: str
+    peak_rss_kb: int
+    peak_pss_kb: int
+
+
+def run(args: list[str], env: dict[str, str]) -> Ran:
+    """Run a broker command, sampling its process tree's memory."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", *args],
@@ -137,16 +162,17 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, str, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = 0
+    peak_rss = peak_pss = 0
     while process.poll() is None:
         # The import parses in a worker process: count every process it starts.
-        peak = max(peak, tree_rss_kb(process.pid))
+        rss, pss = tree_memory_kb(process.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.1)
     stdout, stderr = process.communicate()
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"broker {' '.join(args)} failed:\n{stdout}\n{stderr}")
-    return elapsed, stdout, peak
+    return Ran(elapsed, stdout, peak_rss, peak_pss)
 
 
 def main() -> None:
@@ -173,7 +199,8 @@ def main() -> None:
         "BROKER_CONFIG": str(ROOT / "config.toml"),
     }
     run(["db", "upgrade"], env)
-    elapsed, output, peak_kb = run(["import", str(package)], env)
+    ran = run(["import", str(package)], env)
+    elapsed, output, peak_kb = ran.seconds, ran.output, ran.peak_rss_kb
     peak_mb = peak_kb / 1024
     summary = [line for line in output.splitlines() if line.startswith("Done:")]
     backend = "PostgreSQL" if options.postgres else "SQLite"
