@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -127,7 +128,7 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
     """Recount the word statistics, then re-match every notice against every member."""
     result = MatchResult()
     rebuild_corpus(session, now)
-    with cache.lock:
+    with cache.lock, _by_member_indexes_built_last(session):
         matcher = cache.matcher(session)
         for notices in notice_chunks(session, size=ALL_BATCH):
             found = matcher.columns(
@@ -138,6 +139,36 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
         session.execute(update(Notice).values(matched_at=now))
         session.execute(update(Member).values(matched_at=now))
     return result
+
+
+# The indexes led by member: each slice of notices adds rows at every member's place in
+# them, so keeping them while millions of rows go in costs more than building them once.
+_BY_MEMBER = ("ix_matches_member_score", "uq_matches_member_notice")
+
+
+@contextmanager
+def _by_member_indexes_built_last(session: Session) -> Iterator[None]:
+    """On SQLite, when the pass will write nearly every match (the table holds fewer
+    matches than there are notices: the first pass, or after the members were imported),
+    drop the by-member indexes for the pass and build them at its end.
+
+    Inside the pass's transaction: readers (WAL) keep the committed table and its
+    indexes, a failed pass rolls the drop back, and the unique index, built again,
+    still refuses a pair stored twice. PostgreSQL keeps them: dropping one would lock
+    the table against the web pages' reads until the pass commits.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite" or session.scalar(
+        select(func.count(Match.id))
+    ) >= session.scalar(select(func.count(Notice.id))):
+        yield
+        return
+    indexes = [i for i in Match.__table__.indexes if i.name in _BY_MEMBER]
+    for index in indexes:
+        index.drop(conn)
+    yield
+    for index in indexes:
+        index.create(conn)
 
 
 def match_pending(session: Session, cache: MatcherCache, now: datetime) -> MatchResult:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from broker.matching.cache import MatcherCache, get_cache
 from broker.matching.corpus import latest_corpus
@@ -302,3 +303,60 @@ def test_a_changed_match_is_updated_in_place(matched, sessions, clock):
         assert after.updated_at == clock()
         assert texts(before, "value") and not texts(after, "value")
         assert texts(after, "keyword") == texts(before, "keyword")
+
+
+def _match_indexes(session) -> set[str]:
+    return {i["name"] for i in inspect(session.connection()).get_indexes("matches")}
+
+
+def _scores_and_reasons(session) -> dict[tuple[int, int], tuple[int, list]]:
+    matches = session.scalars(select(Match))
+    return {(m.member_id, m.notice_id): (m.score, m.reasons) for m in matches}
+
+
+def test_a_first_match_all_builds_the_by_member_indexes_at_its_end(
+    cli_runner, data_dir, sessions, app, clock, monkeypatch
+):
+    """On SQLite the first pass writes without the indexes led by member and builds them
+    once it is done; a pass that fails leaves the table and its indexes as they were."""
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    assert cli_runner("members", "import", str(data_dir / "members.csv")).exit_code == 0
+    cache = get_cache(app)
+    with sessions.begin() as s:
+        indexes = _match_indexes(s)
+        # Importing the members matched them: start with none, as a first pass does.
+        s.execute(delete(Match))
+    assert {"ix_matches_member_score", "uq_matches_member_notice"} <= indexes
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("broker.matching.store._store_piece", fail)
+        with pytest.raises(RuntimeError), sessions.begin() as s:
+            match_all(s, cache, clock())
+    with sessions() as s:
+        assert _match_indexes(s) == indexes
+        assert _scores_and_reasons(s) == {}
+
+    with sessions.begin() as s:
+        first = match_all(s, cache, clock())
+    assert first.new == first.stored > 0
+    with sessions() as s:
+        assert _match_indexes(s) == indexes
+        stored = _scores_and_reasons(s)
+        # The unique index was built again, and holds.
+        member_id, notice_id = next(iter(stored))
+        with pytest.raises(IntegrityError):
+            s.execute(
+                insert(Match).values(
+                    member_id=member_id, notice_id=notice_id, score=50, reasons=[],
+                    created_at=clock(), updated_at=clock(),
+                )
+            )  # fmt: skip
+    # A pass with the indexes in place (the table full now) finds the same.
+    with sessions.begin() as s:
+        again = match_all(s, cache, clock())
+    assert (again.new, again.removed, again.stored) == (0, 0, first.stored)
+    with sessions() as s:
+        assert _scores_and_reasons(s) == stored
