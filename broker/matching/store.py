@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -128,13 +129,13 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
     """Recount the word statistics, then re-match every notice against every member."""
     result = MatchResult()
     rebuild_corpus(session, now)
-    with cache.lock, _by_member_indexes_built_last(session):
+    with cache.lock, _by_member_indexes_built_last(session) as by_member:
         matcher = cache.matcher(session)
         for notices in notice_chunks(session, size=ALL_BATCH):
             found = matcher.columns(
                 [notice_for(n) for n in notices], threshold=cache.settings.store_threshold
             )
-            _store(session, found, cache.declines, now, result, Match.notice_id.in_)
+            _store(session, found, cache.declines, now, result, Match.notice_id.in_, by_member)
             result.notices += len(notices)
         session.execute(update(Notice).values(matched_at=now))
         session.execute(update(Member).values(matched_at=now))
@@ -147,7 +148,7 @@ _BY_MEMBER = ("ix_matches_member_score", "uq_matches_member_notice")
 
 
 @contextmanager
-def _by_member_indexes_built_last(session: Session) -> Iterator[None]:
+def _by_member_indexes_built_last(session: Session) -> Iterator[bool]:
     """On SQLite, when the pass will write nearly every match (the table holds fewer
     matches than there are notices: the first pass, or after the members were imported),
     drop the by-member indexes for the pass and build them at its end.
@@ -155,18 +156,19 @@ def _by_member_indexes_built_last(session: Session) -> Iterator[None]:
     Inside the pass's transaction: readers (WAL) keep the committed table and its
     indexes, a failed pass rolls the drop back, and the unique index, built again,
     still refuses a pair stored twice. PostgreSQL keeps them: dropping one would lock
-    the table against the web pages' reads until the pass commits.
+    the table against the web pages' reads until the pass commits. Yields whether the
+    indexes are there during the pass.
     """
     conn = session.connection()
     if conn.dialect.name != "sqlite" or session.scalar(
         select(func.count(Match.id))
     ) >= session.scalar(select(func.count(Notice.id))):
-        yield
+        yield True
         return
     indexes = [i for i in Match.__table__.indexes if i.name in _BY_MEMBER]
     for index in indexes:
         index.drop(conn)
-    yield
+    yield False
     for index in indexes:
         index.create(conn)
 
@@ -211,15 +213,17 @@ def _store(
     now: datetime,
     result: MatchResult,
     superseded: Callable[[list[int]], ColumnElement[bool]],
+    by_member: bool = True,
 ) -> None:
     """Write matches, piece by piece, leaving out notices the member declined.
 
     `superseded(notice_ids)` picks the stored matches of a piece's notices that its
     results replace: those still found are updated where they changed (so `created_at`
     survives), new ones inserted, the rest deleted. A member a coordinator added by
-    hand stays, whatever the engine now thinks.
+    hand stays, whatever the engine now thinks. `by_member`: whether the indexes led by
+    member are kept up as rows go in (see `_by_member_indexes_built_last`).
     """
-    writer = _Writer(session, now)
+    writer = _Writer(session, now, by_member)
     declined = {(m, n) for m, said in declines.items() for n in said.notices}
     for piece in pieces:
         covers = [int(n) for n in piece.covers]
@@ -252,30 +256,39 @@ def _store_piece(
             stored[(row[1], row[2])] = (row[0], row[3], row[4])
         else:
             left_out.add((row[1], row[2]))
-    inserts: list[tuple[Any, ...]] = []
-    updates: list[tuple[Any, ...]] = []
-    seen: set[int] = set()
     reasons = [writer.reasons(c) for c in piece.reason_sets]
+    members = list(map(int, piece.profiles))
+    notices = list(map(int, piece.notices))
+    covered = set(notices)
     now = writer.now
-    for key, score, k in zip(
-        zip(map(int, piece.profiles), map(int, piece.notices), strict=True),
-        piece.scores,
-        piece.reasons,
-        strict=True,
-    ):
-        if key in left_out:
-            continue
-        seen.add(key[1])
-        result.stored += 1
-        old = stored.pop(key, None) if stored else None
-        if old is None:
-            inserts.append((*key, score, reasons[k].value, now, now))
-        elif old[1] != score or not reasons[k].same(old[2]):
-            updates.append((score, reasons[k].value, now, old[0]))
+    if not stored and not any(n in covered for _m, n in left_out):
+        # Notices matched for the first time (as in a first pass): every row is new.
+        values = [r.value for r in reasons]
+        inserts = list(
+            zip(
+                members,
+                notices,
+                piece.scores,
+                map(values.__getitem__, piece.reasons),
+                repeat(now),
+                repeat(now),
+                strict=False,  # the repeats are endless
+            )
+        )
+        updates: list[tuple[Any, ...]] = []
+        seen = covered
+        result.stored += len(inserts)
+    else:
+        inserts, updates, seen, kept = _compare(
+            piece, members, notices, reasons, stored, left_out, now
+        )
+        result.stored += kept
     result.new += len(inserts)
-    # By member (notices stay in order within each), as the indexes that grow most are
-    # ordered: their pages are then met in turn rather than at random.
-    inserts.sort(key=itemgetter(0))
+    if writer.by_member:
+        # By member (notices stay in order within each), as the indexes that grow most
+        # are ordered: their pages are then met in turn rather than at random. Without
+        # them, the engine's order (by notice) keeps the notice index growing at its end.
+        inserts.sort(key=itemgetter(0))
     writer.insert(inserts)
     writer.update(updates)
     if stored:
@@ -284,6 +297,36 @@ def _store_piece(
             session.execute(delete(Match).where(Match.id.in_(chunk)))
         result.removed += len(gone)
     refresh_match_summary(session, sorted(seen | {n for _m, n in stored}))
+
+
+def _compare(
+    piece: matchers.Columns,
+    members: list[int],
+    notices: list[int],
+    reasons: list[_Reasons],
+    stored: dict[tuple[int, int], tuple[int, int, Any]],
+    left_out: set[tuple[int, int]],
+    now: Any,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], set[int], int]:
+    """Rows to insert and to update against the stored matches, which loses those
+    still found (the rest are gone); the notices that keep a match, and how many
+    matches are kept."""
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    seen: set[int] = set()
+    kept = 0
+    rows = zip(zip(members, notices, strict=True), piece.scores, piece.reasons, strict=True)
+    for key, score, k in rows:
+        if key in left_out:
+            continue
+        seen.add(key[1])
+        kept += 1
+        old = stored.pop(key, None) if stored else None
+        if old is None:
+            inserts.append((*key, score, reasons[k].value, now, now))
+        elif old[1] != score or not reasons[k].same(old[2]):
+            updates.append((score, reasons[k].value, now, old[0]))
+    return inserts, updates, seen, kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +353,8 @@ class _Writer:
     SQLAlchemy's executemany would.
     """
 
-    def __init__(self, session: Session, now: datetime):
+    def __init__(self, session: Session, now: datetime, by_member: bool = True):
+        self.by_member = by_member
         self._conn = session.connection()
         dialect = self._conn.dialect
         columns = Match.__table__.c
