@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.db import Base, JSONType, UTCDateTime
@@ -21,7 +21,11 @@ class Member(Base):
 
     __tablename__ = "members"
     # Active members by name, read from the index alone (adding a member by name reads them).
-    __table_args__ = (Index("ix_members_active_name", "active", "name"),)
+    __table_args__ = (
+        Index("ix_members_active_name", "active", "name"),
+        # The public directory reads listed members by name.
+        Index("ix_members_listed_name", "listed", "name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), unique=True)
@@ -39,6 +43,9 @@ class Member(Base):
     sme: Mapped[bool] = mapped_column(Boolean, default=True)
     frequency: Mapped[str] = mapped_column(String(10), default="weekly")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The member chose to appear in the network's public directory (off until they do).
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    website: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Any change to the member; profile_changed_at only for what matching reads.
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

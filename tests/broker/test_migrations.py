@@ -175,3 +175,38 @@ def test_upgrading_to_0008_keeps_bids_and_their_members_and_dates_their_stages(t
         # A bid may now be formed before its notice is known.
         conn.execute(text("UPDATE bids SET notice_id = NULL WHERE id = 1"))
     engine.dispose()
+
+
+def test_upgrading_to_0010_keeps_members_and_lists_none_of_them(tmp_path):
+    """Existing members stay, unlisted: nobody appears in public without choosing to."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'listed.sqlite3'}")
+    migrate.upgrade(engine, "0009")
+    moment = datetime(2026, 9, 1, 8)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO members (id, name, emails, description, keywords, exclude, cpv,"
+                " regions, supported_business, vcse, sme, frequency, active, created_at,"
+                " updated_at, profile_changed_at)"
+                " VALUES (1, 'Greenspace Growers', '[\"hello@greenspace.example\"]',"
+                " 'Grounds maintenance', '[]', '[]', '[\"77314000\"]', '[\"West Dunbartonshire\"]',"
+                " 1, 1, 1, 'weekly', 1, :t, :t, :t)"
+            ),
+            {"t": moment},
+        )
+    migrate.upgrade(engine, "0010")
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT name, emails, supported_business, listed, website FROM members")
+        ).one()
+        assert row == ("Greenspace Growers", '["hello@greenspace.example"]', 1, 0, None)
+        conn.execute(text("UPDATE members SET listed = 1, website = 'https://g.example'"))
+    migrate.downgrade(engine, "0009")
+    assert "listed" not in {c["name"] for c in inspect(engine).get_columns("members")}
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, listed FROM members")).one() == (
+            "Greenspace Growers",
+            0,
+        )
+    engine.dispose()
