@@ -7,6 +7,7 @@ from broker.models.harvest import ConfiguredSource, HarvestRun, RejectedRecord, 
 from broker.models.mail import OutboxMessage
 from broker.models.matching import CorpusSnapshot, Match
 from broker.models.members import Member
+from broker.models.network import BuyerSubmission
 from broker.models.notices import Notice, NoticeChange, NoticeKey, NoticeRegion, NoticeSource
 from broker.models.outreach import MemberResponse, ToldNotice
 from broker.models.runtime import DemoLoad, Heartbeat
@@ -19,6 +20,7 @@ __all__ = [
     "BidMember",
     "BidReminder",
     "BidTask",
+    "BuyerSubmission",
     "ConfiguredSource",
     "CorpusSnapshot",
     "DemoLoad",
