@@ -1,8 +1,8 @@
 """The members' CSV format, shared by `broker members import/export` and the Members pages.
 
 Columns: name,email,description,keywords,exclude,cpv,regions,min_value,max_value,
-supported_business,frequency (optionally vcse and sme). List cells are separated by ";".
-A bad row is reported with its line and column; the good rows are kept.
+supported_business,frequency (optionally vcse, sme, listed and website). List cells are
+separated by ";". A bad row is reported with its line and column; the good rows are kept.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO
 
@@ -37,7 +37,7 @@ CSV_COLUMNS = (
 )
 
 
-OPTIONAL_COLUMNS = ("vcse", "sme")
+OPTIONAL_COLUMNS = ("vcse", "sme", "listed", "website")
 
 
 @dataclass
@@ -95,6 +95,11 @@ def import_csv(
             continue
         seen.add(profile.name.lower())
         existing = find_member(session, profile.name)
+        if existing is not None:
+            # A file without these columns (written before the directory) leaves the
+            # member's choice to be listed, and its website, as they are.
+            kept = {c: getattr(existing, c) for c in ("listed", "website") if c not in header}
+            profile = replace(profile, **kept)
         before = existing.updated_at if existing else None
         member, changed = save_member(session, profile, now, existing)
         if existing is None:
@@ -124,6 +129,8 @@ def member_row(member: Member) -> dict[str, str]:
         "frequency": member.frequency,
         "vcse": "yes" if member.vcse else "no",
         "sme": "yes" if member.sme else "no",
+        "listed": "true" if member.listed else "false",
+        "website": member.website or "",
     }
 
 
@@ -134,7 +141,7 @@ def _number_text(value: float | None) -> str:
 
 
 def export_csv(members: Iterable[Member], out: IO[str]) -> int:
-    """Write members in the import format (plus vcse and sme); returns the count."""
+    """Write members in the import format (with every optional column); returns the count."""
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS + OPTIONAL_COLUMNS)
     writer.writeheader()
     count = 0

@@ -47,6 +47,8 @@ class ProfileForm(FlaskForm):
     supported_business = BooleanField("Supported business (can bid for reserved contracts)")
     vcse = BooleanField("Voluntary, community or social enterprise (VCSE)")
     sme = BooleanField("Small or medium-sized enterprise (SME)")
+    website = StringField("Website (optional)")
+    listed = BooleanField("List us in the public directory")
     frequency = SelectField(
         "How often to e-mail opportunities", choices=choices(FREQUENCY_CHOICES.items())
     )
@@ -71,6 +73,8 @@ def form_data(member: Member) -> dict[str, object]:
         "vcse": member.vcse,
         "sme": member.sme,
         "frequency": member.frequency,
+        "website": member.website or "",
+        "listed": member.listed,
     }
 
 
@@ -93,6 +97,8 @@ def entered(form: ProfileForm, name: str | None = None) -> ProfileInput:
             "supported_business",
             "vcse",
             "sme",
+            "website",
+            "listed",
         )
     }
     raw["name"] = form.name.data if name is None else name

@@ -33,6 +33,10 @@ PROFILE_FIELDS = (
 EMAIL = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 
 
+# A website as the public page links to it: http(s) only, so no "javascript:" link.
+WEBSITE = re.compile(r"^https?://[^\s/$.?#<>\"']+\.[^\s<>\"']+$", re.IGNORECASE)
+
+
 TRUE = {"yes", "y", "true", "1"}
 
 
@@ -56,6 +60,9 @@ class ProfileInput:
     vcse: bool = True
     sme: bool = True
     frequency: str = "weekly"
+    # In the network's public directory (the member's choice), and the website shown there.
+    listed: bool = False
+    website: str | None = None
 
 
 class InvalidProfile(InvalidFields, ValueError):
@@ -113,8 +120,14 @@ def parse_profile(raw: Mapping[str, Any]) -> ProfileInput:
         errors.append(FieldError("frequency", f"must be one of {', '.join(FREQUENCIES)}"))
     flags = {
         key: _flag(raw.get(key), key, default, errors)
-        for key, default in (("supported_business", False), ("vcse", True), ("sme", True))
+        for key, default in (
+            ("supported_business", False),
+            ("vcse", True),
+            ("sme", True),
+            ("listed", False),
+        )
     }
+    website = _website(raw.get("website"), errors)
     if errors:
         raise InvalidProfile(errors)
     return ProfileInput(
@@ -128,8 +141,21 @@ def parse_profile(raw: Mapping[str, Any]) -> ProfileInput:
         min_value=min_value,
         max_value=max_value,
         frequency=frequency,
+        website=website,
         **flags,
     )
+
+
+def _website(value: Any, errors: list[FieldError]) -> str | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if "://" not in text:
+        text = "https://" + text  # "www.example.org" as people write it
+    if len(text) > 500 or not WEBSITE.match(text):
+        errors.append(FieldError("website", f"'{value}' is not a website address"))
+        return None
+    return text
 
 
 def _amount(value: Any, name: str, errors: list[FieldError]) -> float | None:

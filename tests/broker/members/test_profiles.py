@@ -127,3 +127,39 @@ def test_export_round_trips_through_import(cli_runner, data_dir, tmp_path, sessi
     again = cli_runner("members", "import", str(out))
     assert again.exit_code == 0, again.output
     assert "0 created, 0 updated, 3 unchanged, 0 problems" in again.output
+
+
+def test_listing_and_website_are_read_and_checked():
+    base = {"name": "Green", "email": "a@b.org", "keywords": "grass cutting"}
+    plain = parse_profile(base)
+    assert plain.listed is False and plain.website is None
+    listed = parse_profile({**base, "listed": "true", "website": "www.green.example.org"})
+    assert listed.listed is True and listed.website == "https://www.green.example.org"
+    for bad in ("javascript:alert(1)", "https://", "not a website", "http://x.org/<script>"):
+        with pytest.raises(InvalidProfile) as caught:
+            parse_profile({**base, "website": bad})
+        assert [e.field for e in caught.value.errors] == ["website"], bad
+    with pytest.raises(InvalidProfile) as caught:
+        parse_profile({**base, "listed": "perhaps"})
+    assert [e.field for e in caught.value.errors] == ["listed"]
+
+
+def test_a_file_without_the_listing_columns_leaves_the_listing_alone(sessions, clock):
+    row = "Green,a@b.org,,grass cutting,,,,,,no,weekly"
+    with sessions.begin() as s:
+        import_csv(
+            s,
+            io.StringIO(HEADER.strip() + ",listed,website\n" + row + ",true,green.example.org\n"),
+            clock(),
+        )
+    with sessions.begin() as s:
+        result = import_csv(s, io.StringIO(HEADER + row + "\n"), clock())
+    assert result.unchanged == 1
+    with sessions() as s:
+        green = s.scalars(select(Member)).one()
+        assert (green.listed, green.website) == (True, "https://green.example.org")
+    with sessions.begin() as s:
+        import_csv(s, io.StringIO(HEADER.strip() + ",listed\n" + row + ",false\n"), clock())
+    with sessions() as s:
+        green = s.scalars(select(Member)).one()
+        assert (green.listed, green.website) == (False, "https://green.example.org")

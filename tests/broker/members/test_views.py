@@ -332,8 +332,12 @@ def test_csv_round_trip_through_the_web(
     ]
     assert rows[2]["email"] == "bookings@sharedwheels.example.org;ops@sharedwheels.example.org"
 
-    # The export imports back unchanged; an edited row updates that member.
+    assert [r["listed"] for r in rows] == ["false", "false", "false"]
+
+    # The export imports back unchanged; an edited row updates that member, and a
+    # member can be listed in the public directory with a website.
     rows[1]["keywords"] += ";hedge cutting"
+    rows[1]["listed"], rows[1]["website"] = "true", "https://greenspace.example.org"
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -354,6 +358,11 @@ def test_csv_round_trip_through_the_web(
     with sessions() as s:
         member = s.scalar(select(Member).where(Member.name == "Greenspace Growers"))
         assert member.keywords[-1] == "hedge cutting"
+        assert (member.listed, member.website) == (True, "https://greenspace.example.org")
+    rows = list(
+        csv.DictReader(io.StringIO(client.get("/members/export.csv").text.lstrip("\ufeff")))
+    )
+    assert (rows[1]["listed"], rows[1]["website"]) == ("true", "https://greenspace.example.org")
 
 
 def test_csv_import_reports_each_problem_by_line_and_column(
