@@ -155,3 +155,14 @@ def test_the_demo_refuses_a_database_with_other_data(demo, make_user, sessions):
     assert "already holds data the demo didn't make (1 user)" in str(refused.value)
     assert "run `broker up --demo` in another directory" in str(refused.value)
     assert everything(sessions) == before  # nothing was written, not even the mark
+
+
+def test_the_demo_lists_a_few_members_in_the_public_directory(demo, sessions):
+    demo()
+    with sessions() as s:
+        listed = s.execute(select(Member.name, Member.website).where(Member.listed)).all()
+        total = s.scalar(select(func.count(Member.id)))
+    # A few, not all: the directory shows that listing is each member's choice.
+    assert 5 <= len(listed) < total
+    assert all(name.endswith("(example)") for name, _site in listed)
+    assert {site for _name, site in listed} >= {"https://greenspace-growers.example.org", None}
