@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -164,6 +165,21 @@ class BidsSettings:
     remind_days: tuple[int, ...] = (7, 2)
 
 
+@dataclass(frozen=True)
+class NetworkSettings:
+    """[network]: the network's public directory."""
+
+    # Websites that may show the /network/ pages in a frame (the network's own site), as
+    # origins: "https://www.example.org". Every other page may never be framed.
+    embed_origins: tuple[str, ...] = ()
+    # "What do you need?" searches allowed per visitor's address per minute.
+    search_per_minute: int = 60
+
+
+# An origin as a CSP source: scheme, host (perhaps "*." for its subdomains), port.
+ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+
+
 MAIL_SECURITY = ("none", "starttls", "ssl")
 MAIL_BACKENDS = ("smtp", "log")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -206,6 +222,7 @@ class Settings:
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     bids: BidsSettings = field(default_factory=BidsSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     testing: bool = False
@@ -234,6 +251,7 @@ SECTIONS: dict[str, type] = {
     "scheduler": SchedulerSettings,
     "mail": MailSettings,
     "bids": BidsSettings,
+    "network": NetworkSettings,
     "storage": StorageSettings,
 }
 
@@ -349,7 +367,21 @@ def _build(raw: Mapping[str, Any], where: str) -> Settings:
         _check_mail(values["mail"])
     if "bids" in values and any(d < 0 or d > 365 for d in values["bids"].remind_days):
         raise ConfigError("'bids.remind_days' are days before a due date: whole numbers, 0 to 365")
+    if "network" in values:
+        _check_network(values["network"])
     return Settings(**values)
+
+
+def _check_network(network: NetworkSettings) -> None:
+    for origin in network.embed_origins:
+        # It goes into a header: nothing but an origin may get there.
+        if not ORIGIN.match(origin):
+            raise ConfigError(
+                f"'network.embed_origins' holds '{origin}'; give origins such as "
+                "https://www.example.org (scheme and host, no path)"
+            )
+    if network.search_per_minute < 1:
+        raise ConfigError("'network.search_per_minute' must be at least 1")
 
 
 def _check_mail(mail: MailSettings) -> None:

@@ -325,3 +325,16 @@ def test_the_secret_key_is_kept_in_the_instance_folder(tmp_path, monkeypatch):
     assert app.instance_path == str(instance)
     assert (instance / "secret_key").read_text().strip() == app.secret_key
     app.extensions["broker.engine"].dispose()
+
+
+def test_embed_origins_must_be_origins(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[network]\nembed_origins = ["https://www.network.example.org"]\n')
+    assert load_settings(path, environ={}).network.embed_origins == (
+        "https://www.network.example.org",
+    )
+    # It goes into a header: a path, a space or a ";" could add to the policy.
+    for bad in ("https://a.org/page", "https://a.org; script-src *", "*", "javascript:x"):
+        path.write_text(f"[network]\nembed_origins = [{bad!r}]\n".replace("'", '"'))
+        with pytest.raises(ConfigError, match=re.escape("network.embed_origins")):
+            load_settings(path, environ={})
