@@ -174,6 +174,10 @@ class NetworkSettings:
     embed_origins: tuple[str, ...] = ()
     # "What do you need?" searches allowed per visitor's address per minute.
     search_per_minute: int = 60
+    # Buyers' messages and opportunities per address, and per e-mail, per hour.
+    submissions_per_hour: int = 5
+    # A buyer confirms within this many hours, or what they sent is deleted.
+    confirm_hours: int = 48
 
 
 # An origin as a CSP source: scheme, host (perhaps "*." for its subdomains), port.
@@ -382,6 +386,10 @@ def _check_network(network: NetworkSettings) -> None:
             )
     if network.search_per_minute < 1:
         raise ConfigError("'network.search_per_minute' must be at least 1")
+    if network.submissions_per_hour < 1:
+        raise ConfigError("'network.submissions_per_hour' must be at least 1")
+    if not 1 <= network.confirm_hours <= 24 * 30:
+        raise ConfigError("'network.confirm_hours' must be between 1 and 720")
 
 
 def _check_mail(mail: MailSettings) -> None:

@@ -34,6 +34,7 @@ FEATURES = frozenset(
         "accounts",
         "dashboard",
         "bids",
+        "network",
     }
 )
 # The one list of arrows between features: (from, to) means `from` may use `to`'s services.
@@ -53,6 +54,10 @@ ARROWS = frozenset(
         ("bids", "triage"),  # starting a bid marks its notice
         ("bids", "outreach"),  # invitations and reminders are member e-mails with links
         ("bids", "mail"),  # ...through the outbox
+        ("network", "notices"),  # a buyer's confirmed opportunity is stored as a notice
+        ("network", "matching"),  # ...and matched at once
+        ("network", "outreach"),  # buyers' e-mails are composed and signed as members' are
+        ("network", "mail"),  # ...through the outbox
     }
 )
 # Module-level names of Flask's request state that services must not read.

@@ -202,13 +202,17 @@ def render(message: OutboxMessage, mail: MailSettings) -> bytes:
     email = EmailMessage(policy=POLICY)
     email["From"] = Address(mail.from_name, addr_spec=mail.from_address)
     email["To"] = message.to_address
-    if mail.reply_to:
-        email["Reply-To"] = mail.reply_to
+    # A message may name its own Reply-To: a buyer's message to a member is answered to
+    # the buyer.
+    extra = dict(message.headers or {})
+    reply_to = extra.pop("Reply-To", "") or mail.reply_to
+    if reply_to:
+        email["Reply-To"] = reply_to
     email["Subject"] = message.subject
     # When it was written, so every retry sends the same message.
     email["Date"] = format_datetime(message.created_at)
     email["Message-ID"] = message.message_id
-    for name, value in (message.headers or {}).items():
+    for name, value in extra.items():
         if name.lower() in OWN_HEADERS:
             raise ValueError(f"the extra header {name} would replace the sender's own")
         email[name] = value

@@ -18,6 +18,11 @@ MESSAGE_KINDS = (
     "bid_invite",
     "bid_reminder",
     "bid_change",
+    # A buyer on the public network pages: the link confirming their address, their
+    # message for a member (and its copy for coordinators), and their opportunity.
+    "buyer_confirm",
+    "buyer_contact",
+    "buyer_opportunity",
 )
 
 

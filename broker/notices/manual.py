@@ -60,6 +60,8 @@ class ManualEntry:
     areas: tuple[str, ...] = ()
     reserved: bool = False
     url: str | None = None
+    # "buyer" for an opportunity a buyer sent through the network's public pages.
+    source: str = SOURCE
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def check_entry(entry: ManualEntry, now: datetime) -> Harvested:
     keys = [merge_key_in_link(url)] if url else []
     keys += merge_keys_in_text(description)
     return Harvested(
-        source=SOURCE,
+        source=entry.source,
         source_id=str(uuid.uuid4()),
         title=title,
         description=description,
@@ -218,7 +220,8 @@ def record_manual_notice(
     stored = store_notices(session, [harvested], now)
     notice_id = session.scalar(
         select(NoticeSource.notice_id).where(
-            NoticeSource.source == SOURCE, NoticeSource.source_id == harvested.source_id
+            NoticeSource.source == harvested.source,
+            NoticeSource.source_id == harvested.source_id,
         )
     )
     matched = match_notices(session, [notice_id], cache, now)
