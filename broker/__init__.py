@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from broker.mail import views as mail
     from broker.matching import cache
     from broker.members import views as members
+    from broker.network import views as network
     from broker.notices import views as notices
     from broker.outreach import views as outreach
     from broker.triage import views as triage
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     init_web(app)
     cache.init_app(app)
     # The one list of blueprints: each feature's pages.
-    for feature in (accounts, triage, members, notices, bids, harvest, mail, dashboard, outreach):
+    features = (accounts, triage, members, notices, bids, harvest, mail, dashboard, outreach)
+    for feature in (*features, network):
         app.register_blueprint(feature.bp)
     return app
 

@@ -10,7 +10,16 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, abort, has_request_context, redirect, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -21,7 +30,10 @@ from broker.models.accounts import User
 
 # Blueprints whose pages anyone may open (members' signed links); and single public
 # endpoints.
-PUBLIC_BLUEPRINTS = frozenset({"outreach"})
+PUBLIC_BLUEPRINTS = frozenset({"outreach", "network"})
+# Blueprints whose pages the network's own website may show in a frame
+# ([network] embed_origins); every other page may never be framed.
+EMBEDDABLE_BLUEPRINTS = frozenset({"network"})
 PUBLIC_ENDPOINTS = frozenset(
     {
         "accounts.login",
@@ -39,6 +51,12 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+
+
+def embeddable_csp(origins: tuple[str, ...]) -> str:
+    """The policy of a page the network's own website may frame."""
+    return CSP.replace("frame-ancestors 'none'", " ".join(("frame-ancestors 'self'", *origins)))
+
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -113,8 +131,13 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.blueprint in EMBEDDABLE_BLUEPRINTS:
+        # frame-ancestors alone: X-Frame-Options can't name the sites allowed to frame.
+        origins = current_app.config["SETTINGS"].network.embed_origins
+        response.headers.setdefault("Content-Security-Policy", embeddable_csp(origins))
+    else:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
