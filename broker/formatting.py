@@ -18,6 +18,8 @@ SOURCE_NAMES = {
     "rss": "RSS or Atom feed",
     "html_listing": "Web page listing",
     "manual": "Entered by a coordinator",
+    # A buyer's opportunity from the network's public pages; triage adds the organisation.
+    "buyer": "From a buyer",
 }
 CURRENCY_SIGNS = {"GBP": "£", "EUR": "€", "USD": "$"}
 

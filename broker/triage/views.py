@@ -129,13 +129,20 @@ class QueueRow:
     match_count: int
 
 
+def _source(source: str, buyer: str | None) -> str:
+    """A source's name; a buyer's own opportunity says whose it is."""
+    if source == "buyer":
+        return f"{source_name(source)}: {buyer or 'organisation not given'}"
+    return source_name(source)
+
+
 def _rows(page: queue.QueuePage, now) -> list[QueueRow]:
     return [
         QueueRow(
             url=url_for("triage.notice", notice_id=n.id),
             title=n.title,
             buyer=n.buyer or "Buyer not given",
-            sources=", ".join(source_name(s) for s in page.sources[n.id]),
+            sources=", ".join(_source(s, n.buyer) for s in page.sources[n.id]),
             status="" if n.triage_status == "new" else n.triage_status.capitalize(),
             badges=badges(n),
             deadline_iso=n.deadline.isoformat() if n.deadline else "",
@@ -173,12 +180,14 @@ def index():
     """New and open matched notices, best first, with filters and search."""
     session = get_session()
     form = FilterForm(request.args)
-    publishers = sorted((k, v) for k, v in SOURCE_NAMES.items() if k != "manual")
+    # Publishers first, then what people entered: a coordinator, or a buyer.
+    people = ("manual", "buyer")
+    publishers = sorted((k, v) for k, v in SOURCE_NAMES.items() if k not in people)
     form.source.choices = choices(
         [
             ("", "Any source"),
             *sorted(publishers, key=lambda kv: kv[1]),
-            ("manual", SOURCE_NAMES["manual"]),
+            *((k, SOURCE_NAMES[k]) for k in people),
         ]
     )
     form.validate()
