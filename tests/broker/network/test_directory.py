@@ -7,13 +7,16 @@ import csv
 import io
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from broker.members.csv_format import import_csv
+from broker.members.forms import form_data
 from broker.models import Member
 from broker.network.views import PAGE_SIZE
+from broker.outreach.links import for_app
 
 # Listed: false in tests/data/network_members.csv.
 UNLISTED = ("Borders Green Team", "Sparkle Tayside Cleaning", "Fife Build Skills")
@@ -151,3 +154,176 @@ def test_what_do_you_need_ranks_the_right_member_first(
     found = listed_names(page)
     print(title, found)
     assert found[:1] == ([first] if first else [])
+
+
+def public_pages(client, pages) -> dict[str, str]:
+    """Every public page of the directory, by address: the directory with each filter,
+    searches (one for each unlisted member's own words), every listed member's page, the
+    privacy page, the CSV and robots.txt."""
+    found: dict[str, str] = {}
+
+    def get(path: str, **query: str) -> str:
+        response = client.get(path, query_string=query)
+        found[response.request.full_path] = pages.text(response)
+        return found[response.request.full_path]
+
+    index = get("/network/")
+    get("/network/", page="2")
+    areas = re.findall(r'<select id="area" name="area">(.*?)</select>', index, re.S)[0]
+    works = re.findall(r'<select id="work" name="work">(.*?)</select>', index, re.S)[0]
+    for area in re.findall(r'<option value="(\w+)"', areas):
+        get("/network/", area=area)
+        get("/network/directory.csv", area=area)
+    for work in re.findall(r'<option value="(\w+)"', works):
+        get("/network/", work=work, supported="y")
+    get("/network/directory.csv")
+    for what, where in (
+        ("grounds maintenance", "Scottish Borders"),  # Borders Green Team's own words
+        ("office cleaning", "Dundee"),  # Sparkle Tayside Cleaning's
+        ("construction skills training", "Fife"),  # Fife Build Skills'
+        ("community transport", ""),
+    ):
+        get("/network/find", what=what, where=where)
+    for path in sorted(
+        set(re.findall(r'href="(/network/members/[a-z0-9-]+)"', "".join(found.values())))
+    ):
+        get(path)
+    get("/network/privacy")
+    get("/robots.txt")
+    return found
+
+
+def test_no_public_page_shows_an_email_address_or_an_unlisted_member(
+    app, client, pages, network, sessions
+):
+    with sessions() as s:
+        members = s.scalars(select(Member)).all()
+        addresses = [e for m in members for e in m.emails]
+    seen = public_pages(client, pages)
+    # Every listed member's own page was among them.
+    pages_seen = {p for p in seen if p.startswith("/network/members/")}
+    assert len(pages_seen) == len(network) - len(UNLISTED)
+    assert len(addresses) >= 30
+    everything = "\n".join(seen.values()).lower()
+    for address in addresses:
+        assert address.lower() not in everything, address
+    # No address at all, bar the network's own on the privacy page.
+    network_address = app.config["SETTINGS"].mail.from_address
+    assert "@" not in everything.replace(network_address, "")
+    for name in UNLISTED:
+        assert name.lower() not in everything, name
+    # Nor what the unlisted members wrote about themselves.
+    with sessions() as s:
+        for member in s.scalars(select(Member).where(Member.name.in_(UNLISTED))):
+            assert member.description.lower()[:60] not in everything
+
+
+def profile_post(member: Member, csrf: str, **changes: object) -> dict[str, str]:
+    """A profile form as its page shows it filled in, with `changes`, ready to post."""
+    data = {**form_data(member), **changes}
+    posted = {k: ("y" if v is True else str(v)) for k, v in data.items() if v is not False}
+    return {**posted, "csrf_token": csrf}
+
+
+def test_listing_and_unlisting_take_effect_at_once(
+    app, client, pages, network, sessions, clock, coordinator, csrf_token
+):
+    member_id = network["Greenspace Growers"]
+    search = {"what": "grounds maintenance", "where": "Glasgow"}
+    assert "Greenspace Growers" in listed_names(pages.text(client.get("/network/")))
+    assert listed_names(pages.text(client.get("/network/find", query_string=search))) == [
+        "Greenspace Growers"
+    ]
+    # The coordinator unticks "List us in the public directory".
+    page = pages.text(client.get(f"/members/{member_id}"))
+    assert '<label for="listed">List us in the public directory</label>' in page
+    with sessions() as s:
+        data = profile_post(s.get(Member, member_id), csrf_token(page), listed=False, save="Save")
+    assert client.post(f"/members/{member_id}", data=data).status_code == 302
+    assert "Greenspace Growers" not in pages.text(client.get("/network/"))
+    assert "Greenspace Growers" not in client.get("/network/directory.csv").text
+    assert listed_names(pages.text(client.get("/network/find", query_string=search))) == []
+    pages.text(client.get("/network/members/greenspace-growers"), 404)
+    pages.text(client.get(f"/network/members/{member_id}"), 404)
+
+    # The member lists itself again from "Update my profile", with a new website.
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
+    url = urlsplit(for_app(app).url(member_id, "profile")).path
+    page = pages.text(client.get(url))
+    assert '<label for="listed">List us in the public directory</label>' in page
+    with sessions() as s:
+        data = profile_post(s.get(Member, member_id), csrf_token(page), listed=True)
+    data.update(website="www.greenspace.example.org", save="Save my profile")
+    del data["name"]
+    assert client.post(url, data=data).status_code == 302
+    page = pages.text(client.get("/network/members/greenspace-growers"))
+    assert 'href="https://www.greenspace.example.org"' in page
+    assert "Greenspace Growers" in listed_names(pages.text(client.get("/network/")))
+    assert listed_names(pages.text(client.get("/network/find", query_string=search))) == [
+        "Greenspace Growers"
+    ]
+
+
+def test_robots_txt_lets_search_engines_index_the_directory_only(client):
+    response = client.get("/robots.txt")
+    assert response.mimetype == "text/plain"
+    assert response.text == "User-agent: *\nAllow: /network/\nDisallow: /\n"
+
+
+def test_only_the_directory_may_be_framed_and_only_by_the_networks_site(make_settings):
+    from broker import create_app
+
+    origin = "https://www.network.example.org"
+    app = create_app(make_settings({"network": {"embed_origins": [origin]}}))
+    client = app.test_client()
+    for path in ("/network/", "/network/privacy", "/network/find?what=cleaning"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "X-Frame-Options" not in response.headers
+        policy = response.headers["Content-Security-Policy"]
+        assert f"frame-ancestors 'self' {origin};" in policy
+        assert "script-src 'self'" in policy
+    for path in ("/login", "/members/", "/static/style.css"):
+        with client.get(path) as response:
+            assert response.headers["X-Frame-Options"] == "DENY", path
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    app.extensions["broker.engine"].dispose()
+
+
+def test_a_script_in_the_search_is_shown_as_text(client, pages, network):
+    payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    page = pages.text(client.get("/network/find", query_string={"what": payload, "where": payload}))
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    assert "Nothing fits" in page
+    assert 'href="/network/opportunity"' in page
+
+
+def test_too_many_searches_get_the_friendly_429_page(make_settings):
+    from broker import create_app
+
+    app = create_app(make_settings({"network": {"search_per_minute": 3}}))
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/network/find?what=cleaning").status_code == 200
+    response = client.get("/network/find?what=cleaning")
+    assert response.status_code == 429
+    assert "Please wait a minute, then search again." in response.text
+    assert 'href="/network/"' in response.text
+    # Browsing the directory isn't a search.
+    assert client.get("/network/").status_code == 200
+    app.extensions["broker.engine"].dispose()
+
+
+def test_the_public_pages_are_accessible(client, pages, network):
+    for path in (
+        "/network/",
+        "/network/?area=S12000049&work=77&supported=y",
+        "/network/find",
+        "/network/find?what=office+cleaning&where=Edinburgh",
+        "/network/find?what=nothing+like+it",
+        "/network/members/clean-start-services",
+        "/network/privacy",
+    ):
+        pages.assert_accessible(pages.text(client.get(path)))
+    pages.assert_accessible(pages.text(client.get("/network/members/nobody"), 404))
