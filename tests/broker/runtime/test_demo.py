@@ -157,7 +157,7 @@ def test_the_demo_refuses_a_database_with_other_data(demo, make_user, sessions):
     assert everything(sessions) == before  # nothing was written, not even the mark
 
 
-def test_the_demo_lists_a_few_members_in_the_public_directory(demo, sessions):
+def test_the_demo_lists_a_few_members_in_the_public_directory(demo, sessions, client):
     demo()
     with sessions() as s:
         listed = s.execute(select(Member.name, Member.website).where(Member.listed)).all()
@@ -166,3 +166,7 @@ def test_the_demo_lists_a_few_members_in_the_public_directory(demo, sessions):
     assert 5 <= len(listed) < total
     assert all(name.endswith("(example)") for name, _site in listed)
     assert {site for _name, site in listed} >= {"https://greenspace-growers.example.org", None}
+    # Anyone sees them in the directory, without logging in.
+    page = client.get("/network/").text
+    assert all(name in page for name, _site in listed)
+    assert "Borders Green Team (example)" not in page
