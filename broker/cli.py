@@ -15,6 +15,7 @@ from broker.harvest import cli as harvest
 from broker.mail import cli as mail
 from broker.matching import cli as matching
 from broker.members import cli as members
+from broker.network import cli as network
 from broker.notices import cli as notices
 from broker.outreach import cli as outreach
 from broker.runtime import cli as runtime
@@ -65,6 +66,7 @@ for command in (
     matching.match,
     members.members,
     bids.bids,
+    network.network,
     mail.mail,
     accounts.users,
 ):

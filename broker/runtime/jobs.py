@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -21,6 +21,7 @@ from broker.locks import exclusive
 from broker.matching.store import store_hook
 from broker.models import SourceState
 from broker.models.runtime import Heartbeat
+from broker.network import buyers
 from broker.outreach import alerts, digests
 from broker.outreach.compose import MailContext
 from broker.runtime.stopping import busy, harvesting, stop_flag
@@ -183,6 +184,22 @@ def bid_reminders_job(
     if reminded.reminders:
         logger.info("bids: %s", reminded.line())
     return reminded
+
+
+def forget_buyers_job(app: Flask, clock: Callable[[], datetime] = utcnow) -> int | None:
+    """Delete what buyers sent and never confirmed in `network.confirm_hours`; returns
+    how many, or None when it failed (the next run tries again)."""
+    hours = app.config["SETTINGS"].network.confirm_hours
+    with app.app_context(), busy(app):
+        try:
+            with unit_of_work(app) as session:
+                forgotten = buyers.forget_unconfirmed(session, timedelta(hours=hours), clock())
+        except Exception:  # the scheduler must survive it; the next run deletes them
+            logger.exception("deleting buyers' unconfirmed submissions failed")
+            return None
+    if forgotten:
+        logger.info("network: %d unconfirmed buyers' submissions deleted", forgotten)
+    return forgotten
 
 
 def send_mail_job(app: Flask) -> None:

@@ -32,6 +32,7 @@ SYNC_INTERVAL = timedelta(minutes=1)
 SYNC_JOB = "sources:sync"
 HARVEST_PREFIX = "harvest:"
 BID_REMINDERS_JOB = "bids:remind"
+FORGET_BUYERS_JOB = "network:forget"
 # How often the scheduler says it is alive; /healthz calls it stale after three misses.
 HEARTBEAT_INTERVAL = timedelta(seconds=30)
 HEARTBEAT_JOB = "scheduler:heartbeat"
@@ -100,6 +101,16 @@ def build_scheduler(app: Flask) -> BaseScheduler:
             name="remind bids' members and owners of what is due",
             next_run_time=utcnow() + FIRST_RUN_DELAY,
         )
+    # Whether or not mail goes out: what buyers never confirmed is deleted on time.
+    scheduler.add_job(
+        jobs.forget_buyers_job,
+        "interval",
+        hours=1,
+        args=[app],
+        id=FORGET_BUYERS_JOB,
+        name="delete what buyers sent and never confirmed",
+        next_run_time=utcnow() + FIRST_RUN_DELAY,
+    )
     # `broker.mail.kick` finds it here to send freshly queued mail at once.
     app.extensions["broker.scheduler"] = scheduler
     return scheduler

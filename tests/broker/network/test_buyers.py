@@ -242,3 +242,26 @@ def test_the_member_message_as_sent_answers_the_buyer_not_the_network(
     confirm = next(m for kind, _, m in _outbox(sessions) if kind == "buyer_confirm")
     as_sent = email.message_from_bytes(render(confirm, mail), policy=email.policy.default)
     assert as_sent.get_all("Reply-To") == ["coordinator@sen.example.org"]
+
+
+def test_broker_network_forget_and_the_hourly_job_delete_what_was_never_confirmed(
+    app, sessions, members, context, clock, cli_runner
+):
+    from broker.runtime.jobs import forget_buyers_job
+    from broker.runtime.scheduler import FORGET_BUYERS_JOB, build_scheduler
+
+    _submit(sessions, context, clock, _opportunity())
+    result = cli_runner("network", "forget")
+    assert result.exit_code == 0, result.output
+    # Submitted at the test clock's 2026-11-20, long before today: past its time.
+    assert "Done: 1 unconfirmed submission older than 48 hours deleted." in result.output
+    with sessions() as s:
+        assert s.scalar(select(func.count(BuyerSubmission.id))) == 0
+    clock.advance(hours=1)
+    _submit(sessions, context, clock, _opportunity())
+    assert forget_buyers_job(app, clock) == 0
+    assert forget_buyers_job(app, lambda: clock() + RULES.max_age) == 1
+    scheduler = build_scheduler(app)
+    job = scheduler.get_job(FORGET_BUYERS_JOB)
+    assert job.trigger.interval.total_seconds() == 3600
+    assert job.args == (app,)

@@ -224,6 +224,7 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
         "digest:daily",
         "digest:weekly",
         "bids:remind",
+        "network:forget",
     }
     assert jobs["harvest:pcs"].trigger.interval.total_seconds() == 30 * 60
     assert jobs["harvest:contracts_finder"].trigger.interval.total_seconds() == 90 * 60
