@@ -123,6 +123,16 @@ def _invalid_listing(page) -> None:
     page.locator(".error-summary").wait_for()
 
 
+def _listed_member(live: LiveServer) -> str:
+    """A listed member's public page (Greenspace Growers listed, nothing else changed)."""
+    from broker.models import Member
+
+    member_id = live.member_id(GREENSPACE)
+    with live.sessions.begin() as s:
+        s.get(Member, member_id).listed = True
+    return f"/network/members/{member_id}"
+
+
 PAGES = {
     "login": Page(lambda live: "/login", role=None),
     "login-error": Page(lambda live: "/login", role=None, then=_failed_login),
@@ -147,6 +157,14 @@ PAGES = {
     "users": Page(lambda live: "/users/", role="admin"),
     "outbox": Page(_outbox, role="admin"),
     "outbox-message": Page(_outbox_message),
+    # The member's page first: it lists the member the directory and search then show.
+    "network-member": Page(_listed_member, role=None),
+    "network": Page(lambda live: "/network/", role=None),
+    "network-find": Page(
+        lambda live: "/network/find?what=grounds+maintenance&where=Glasgow", role=None
+    ),
+    "network-nothing-fits": Page(lambda live: "/network/find?what=submarine+repairs", role=None),
+    "network-privacy": Page(lambda live: "/network/privacy", role=None),
 }
 
 # Every visible form control without a <label> of its own: a <label for=...> or one
