@@ -5,6 +5,7 @@ Plain functions (no Flask): the web's Jinja filters are registered by broker.web
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,17 @@ def money(amount: float | None, currency: str | None = "GBP") -> str:
     sign = CURRENCY_SIGNS.get(currency or "GBP")
     whole = f"{amount:,.0f}" if amount >= 100 or amount == int(amount) else f"{amount:,.2f}"
     return f"{sign}{whole}" if sign else f"{whole} {currency}"
+
+
+def pounds(text: str | None) -> float | None:
+    """An amount typed in a form, '£25,000' or '25000.50', as a number (None when empty);
+    ValueError for anything else."""
+    cleaned = re.sub(r"[£,\s]", "", text or "")
+    if not cleaned:
+        return None
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", cleaned):
+        raise ValueError(text)
+    return float(cleaned)
 
 
 def source_name(source: str) -> str:

@@ -4,7 +4,6 @@ need?", the privacy page and robots.txt. No login; nothing but what members chos
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from flask import (
@@ -33,6 +32,7 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from broker.clock import utcnow
 from broker.db import get_session, unit_of_work
+from broker.formatting import pounds
 from broker.matching.cache import get_cache
 from broker.models import Member
 from broker.network import buyers, export, finding
@@ -337,7 +337,7 @@ def opportunity():
         if form.homepage.data:
             return redirect(url_for("network.check_email"), 303)
         try:
-            value = _amount(form.value.data)
+            value = pounds(form.value.data)
         except ValueError:
             form.value.errors = [*form.value.errors, "Enter an amount in pounds, e.g. 25000"]
         else:
@@ -356,16 +356,6 @@ def opportunity():
                 return done
     status = 400 if request.method == "POST" else 200
     return render_template("network/opportunity.html", form=form), status
-
-
-def _amount(text: str | None) -> float | None:
-    """'£25,000' or '25000.50' as a number; ValueError for anything else."""
-    cleaned = re.sub(r"[£,\s]", "", text or "")
-    if not cleaned:
-        return None
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", cleaned):
-        raise ValueError(text)
-    return float(cleaned)
 
 
 @bp.route("/check-your-email")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,6 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from broker.clock import utcnow
 from broker.db import unit_of_work
+from broker.formatting import pounds
 from broker.matching.cache import get_cache
 from broker.notices import manual
 from broker.web.forms import choices
@@ -70,20 +69,10 @@ FOUND_LABELS = {
 }
 
 
-def _amount(text: str | None) -> float | None:
-    """'£25,000' or '25000.50' as a number; ValueError for anything else."""
-    cleaned = re.sub(r"[£,\s]", "", text or "")
-    if not cleaned:
-        return None
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", cleaned):
-        raise ValueError(text)
-    return float(cleaned)
-
-
 def _entry(form: ManualNoticeForm) -> manual.ManualEntry | None:
     """The form as plain values; None (with errors on the fields) when it doesn't parse."""
     try:
-        value = _amount(form.value.data)
+        value = pounds(form.value.data)
     except ValueError:
         form.value.errors = [*form.value.errors, "Enter an amount in pounds, e.g. 25000"]
         return None
