@@ -82,9 +82,14 @@ def find_members(
     with cache.lock:  # one thread at a time may score
         found = matcher.match([notice], threshold=threshold)
     by_id = {str(m.id): m for m in listed.members}
+    found = sorted((f for f in found if f.profile_id in by_id), key=lambda f: -f.score)
+    if not found:
+        return []
     # Scores stop at 100: among equals, the member more of whose words fit comes first.
+    # Reasons are written when read, so only for those that might make the cut.
+    cut = found[min(limit, len(found)) - 1].score
     ranked = sorted(
-        (f for f in found if f.profile_id in by_id),
+        (f for f in found if f.score >= cut),
         key=lambda f: (-f.score, -len(f.reasons), by_id[f.profile_id].name.casefold()),
     )[:limit]
     return [Found(by_id[f.profile_id], f.score, plain_reasons(f.reasons, where)) for f in ranked]

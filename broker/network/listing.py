@@ -8,12 +8,12 @@ small query however many members there are.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -106,7 +106,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain.lower().replace("&", " and ")).strip("-") or "member"
 
 
-@cache
+@functools.cache
 def _council_names() -> dict[str, str]:
     """Folded council name (and its short form: "Glasgow", "Edinburgh") -> GSS code."""
     names = {}
@@ -220,6 +220,7 @@ class Listed:
         """The member id a public address names: its id, or its name's slug."""
         return int(key) if key.isdigit() else self.by_slug.get(key)
 
+    @functools.cached_property
     def areas(self) -> list[tuple[str, str]]:
         """(GSS code, name) of every council area some listed member serves, by name."""
         everywhere = any(m.councils is None for m in self.members)
@@ -228,6 +229,7 @@ class Listed:
             codes |= m.councils or set()
         return sorted(((c, council_areas()[c].name) for c in codes), key=lambda p: p[1])
 
+    @functools.cached_property
     def kinds(self) -> list[tuple[str, str]]:
         """(division, label) of every CPV division some listed member works in, by label."""
         divisions = {d for m in self.members for d in m.divisions}

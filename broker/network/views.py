@@ -104,10 +104,10 @@ def _listed() -> Listed:
 def _filters(listed: Listed) -> tuple[DirectoryFilters, Filters]:
     """The filters asked for; an area or kind no listed member has is ignored."""
     form = DirectoryFilters(request.args)
-    form.area.choices = choices([("", "Anywhere"), *listed.areas()])
-    form.work.choices = choices([("", "Any kind of work"), *listed.kinds()])
-    area = form.area.data if form.area.data in dict(listed.areas()) else ""
-    work = form.work.data if form.work.data in dict(listed.kinds()) else ""
+    form.area.choices = choices([("", "Anywhere"), *listed.areas])
+    form.work.choices = choices([("", "Any kind of work"), *listed.kinds])
+    area = form.area.data if form.area.data in dict(listed.areas) else ""
+    work = form.work.data if form.work.data in dict(listed.kinds) else ""
     return form, Filters(area=area, work=work, supported=bool(form.supported.data))
 
 
