@@ -71,8 +71,8 @@ def queue_contact(
     context: MailContext,
     now: datetime,
 ) -> list[OutboxMessage]:
-    """A confirmed message: to the member (when they can be e-mailed), and a copy to the
-    coordinators; every one answered to the buyer."""
+    """A confirmed message: to the member (when they are still listed and can be
+    e-mailed), and a copy to the coordinators; every one answered to the buyer."""
     subject = one_line(f"{submission.organisation} would like to talk to you")
     reply_to = {"Reply-To": submission.email}
     details = {
@@ -83,7 +83,8 @@ def queue_contact(
         "message": submission.message,
     }
     emails: list[Email] = []
-    reached = can_email(member)
+    # Unlisting takes effect at once: a member who left the directory since is not written to.
+    reached = can_email(member) and member.listed
     if reached:
         text, html = render(
             "buyer_contact",

@@ -22,18 +22,6 @@ RULES = buyers.Rules(per_hour=5, confirm_hours=48)
 
 
 @pytest.fixture
-def members(cli_runner, data_dir, sessions, make_user):
-    """The test members (tests/data/members.csv), Greenspace Growers listed, and a
-    coordinator to be told."""
-    result = cli_runner("members", "import", str(data_dir / "members.csv"))
-    assert result.exit_code == 0, result.output
-    make_user()
-    with sessions.begin() as s:
-        s.execute(update(Member).where(Member.name == GREENSPACE).values(listed=True))
-        return dict(s.execute(select(Member.name, Member.id)).all())
-
-
-@pytest.fixture
 def context(app, clock):
     return MailContext.for_app(app, clock)
 
@@ -265,3 +253,16 @@ def test_broker_network_forget_and_the_hourly_job_delete_what_was_never_confirme
     job = scheduler.get_job(FORGET_BUYERS_JOB)
     assert job.trigger.interval.total_seconds() == 3600
     assert job.args == (app,)
+
+
+def test_a_member_unlisted_before_the_buyer_confirms_is_not_written_to(
+    sessions, members, context, clock, cache
+):
+    request = buyers.ContactRequest(members[GREENSPACE], OFFICER, "Could you quote?")
+    submission_id, nonce = _submit(sessions, context, clock, request)
+    with sessions.begin() as s:
+        s.execute(update(Member).values(listed=False))
+    assert _confirm(sessions, cache, context, clock, submission_id, nonce)[0] == "confirmed"
+    sent = _outbox(sessions)
+    assert [(k, t) for k, t, _ in sent][1:] == [("buyer_contact", "coordinator@sen.example.org")]
+    assert "no longer listed" in sent[1][2].text_body
