@@ -234,8 +234,10 @@ def test_listing_and_unlisting_take_effect_at_once(
     assert listed_names(pages.text(client.get("/network/find", query_string=search))) == [
         "Greenspace Growers"
     ]
-    # The coordinator unticks "List us in the public directory".
+    # The coordinator sees it listed, and unticks "List us in the public directory".
+    assert "In the public directory" in pages.text(client.get("/members/"))
     page = pages.text(client.get(f"/members/{member_id}"))
+    assert f'<a href="/network/members/{member_id}">its page in the public directory</a>' in page
     assert '<label for="listed">List us in the public directory</label>' in page
     with sessions() as s:
         data = profile_post(s.get(Member, member_id), csrf_token(page), listed=False, save="Save")
