@@ -29,7 +29,7 @@ class NoticeAction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # forward, dismiss, reopen, add_member, start_bid, manual_entry
+    # forward, dismiss, reopen, add_member, start_bid, manual_entry, sent_by (a buyer)
     action: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -312,7 +312,14 @@ def confirm(
         member = session.get(Member, submission.member_id)
         messages = buyer_mail.queue_contact(session, submission, member, context, now)
     else:
-        result = manual.record_manual_notice(session, _entry(submission), cache, None, now)
+        # Who sent it stays with the notice, for the coordinators to answer.
+        sent_by = (
+            f"{submission.name} ({submission.email}) of {submission.organisation}, "
+            "who confirmed their e-mail address"
+        )
+        result = manual.record_manual_notice(
+            session, _entry(submission), cache, None, now, logged=("sent_by", sent_by)
+        )
         submission.notice_id = result.notice.id
         matches = result.matches
         messages = buyer_mail.queue_opportunity(

@@ -213,9 +213,15 @@ def check_entry(entry: ManualEntry, now: datetime) -> Harvested:
 
 
 def record_manual_notice(
-    session: Session, entry: ManualEntry, cache: MatcherCache, user_id: int | None, now: datetime
+    session: Session,
+    entry: ManualEntry,
+    cache: MatcherCache,
+    user_id: int | None,
+    now: datetime,
+    logged: tuple[str, str] | None = None,
 ) -> ManualResult:
-    """Store, de-duplicate and match a hand-entered notice, and log who entered it; flushes."""
+    """Store, de-duplicate and match a hand-entered notice, and log who entered it
+    (`logged`: the notice page's activity line, as action and detail); flushes."""
     harvested = check_entry(entry, now)
     stored = store_notices(session, [harvested], now)
     notice_id = session.scalar(
@@ -227,6 +233,7 @@ def record_manual_notice(
     matched = match_notices(session, [notice_id], cache, now)
     notice = session.get(Notice, notice_id)
     session.refresh(notice)
-    record(session, notice, user_id, "manual_entry", KINDS[entry.kind], now)
+    action, detail = logged or ("manual_entry", KINDS[entry.kind])
+    record(session, notice, user_id, action, detail, now)
     session.flush()
     return ManualResult(notice=notice, merged=bool(stored.merged), matches=matched.stored)

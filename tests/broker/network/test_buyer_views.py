@@ -123,6 +123,11 @@ def test_an_opportunity_is_a_matched_notice_from_a_buyer_only_once_confirmed(
     assert "Grounds maintenance of Dalmuir Park" in queue
     notice_page = pages.text(client.get(f"/notices/{notice_id}"))
     assert "From a buyer: West Dunbartonshire Council" in notice_page
+    # Who sent it, to answer them.
+    assert (
+        f"Sent by Olu Officer ({OFFICER_EMAIL}) of West Dunbartonshire Council, who confirmed"
+        in notice_page
+    )
     assert GREENSPACE in notice_page
     filtered = pages.text(client.get("/?source=buyer"))
     assert "Grounds maintenance of Dalmuir Park" in filtered
