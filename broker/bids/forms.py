@@ -85,9 +85,5 @@ class NoteForm(FlaskForm):
     )
 
 
-class ButtonForm(FlaskForm):
-    """A form that is only its button (and the CSRF token)."""
-
-
 class DeclineForm(FlaskForm):
     reason = TextAreaField("Why can't you join? (optional)", validators=[Length(max=2000)])

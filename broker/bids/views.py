@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from broker.bids import board, calendar, forming, stages, tasks, timeline
 from broker.bids.forms import (
-    ButtonForm,
     DeclineForm,
     DetailsForm,
     InviteForm,
@@ -44,7 +43,7 @@ from broker.models.bids import MODEL_LABELS, Bid, BidMember, BidTask
 from broker.outreach.compose import MailContext, can_email
 from broker.outreach.links import LinkExpired, LinkTampered, base_url
 from broker.web.errors import bad_link
-from broker.web.forms import choices
+from broker.web.forms import ButtonForm, choices
 
 bp = Blueprint("bids", __name__, url_prefix="/bids")
 

@@ -39,7 +39,7 @@ from broker.network import buyers, export, finding
 from broker.network.limits import RateLimiter
 from broker.network.listing import Filters, Listed, ListedCache, PublicMember, listed_member
 from broker.outreach.compose import MailContext
-from broker.web.forms import choices
+from broker.web.forms import ButtonForm, choices
 
 bp = Blueprint("network", __name__, url_prefix="/network")
 
@@ -364,10 +364,6 @@ def check_email():
     return render_template("network/check_email.html", hours=_rules().confirm_hours)
 
 
-class ConfirmForm(FlaskForm):
-    """The "Confirm" button: only a POST acts, never the link's GET."""
-
-
 def _linked(token: str):
     """The submission a confirmation link names, or the page saying why it can't be used."""
     try:
@@ -398,7 +394,7 @@ def confirm(token: str):
         "network/confirm.html",
         submission=submission,
         member=member,
-        form=ConfirmForm(),
+        form=ButtonForm(),
         token=token,
     )
 
@@ -406,7 +402,7 @@ def confirm(token: str):
 @bp.post("/confirm/<token>")
 def confirm_post(token: str):
     """Confirm once: the message goes to the member, or the opportunity to the network."""
-    form = ConfirmForm()
+    form = ButtonForm()
     if not form.validate_on_submit():
         abort(400)
     submission, refused = _linked(token)
