@@ -133,6 +133,12 @@ def _listed_member(live: LiveServer) -> str:
     return f"/network/members/{member_id}"
 
 
+def _unfinished_opportunity(page) -> None:
+    page.get_by_label("Title").fill("Grounds maintenance, Dalmuir Park")
+    page.get_by_role("button", name="Send to the network").click()
+    page.locator(".field-error").first.wait_for()
+
+
 PAGES = {
     "login": Page(lambda live: "/login", role=None),
     "login-error": Page(lambda live: "/login", role=None, then=_failed_login),
@@ -165,6 +171,13 @@ PAGES = {
     ),
     "network-nothing-fits": Page(lambda live: "/network/find?what=submarine+repairs", role=None),
     "network-privacy": Page(lambda live: "/network/privacy", role=None),
+    # A buyer's forms (their honeypot is hidden from everyone), one with its errors.
+    "network-contact": Page(lambda live: f"{_listed_member(live)}/contact", role=None),
+    "network-opportunity": Page(lambda live: "/network/opportunity", role=None),
+    "network-opportunity-errors": Page(
+        lambda live: "/network/opportunity", role=None, then=_unfinished_opportunity
+    ),
+    "network-check-email": Page(lambda live: "/network/check-your-email", role=None),
 }
 
 # Every visible form control without a <label> of its own: a <label for=...> or one
