@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from wtforms import (
     BooleanField,
@@ -309,6 +310,17 @@ def _submit(form: BuyerForm, request_: buyers.ContactRequest | buyers.Opportunit
     except LookupError:
         abort(404)
     return redirect(url_for("network.check_email"), 303)
+
+
+@bp.errorhandler(CSRFError)
+def _form_expired(exc: CSRFError):
+    """A buyer's form without its token (cookies blocked, or a page kept open across a
+    restart): say what to do, on the directory's own page."""
+    exc.description = (
+        "We couldn't accept this form: it may have been open for a long time, or your "
+        "browser blocked our cookie. Please go back, reload the page and send it again."
+    )
+    return render_template("network/error.html", error=exc), 400
 
 
 @bp.route("/members/<int:member_id>/contact", methods=["GET", "POST"])

@@ -206,9 +206,10 @@ def test_the_honeypot_is_hidden_from_people_and_screen_readers(client, pages, me
     assert re.search(r"\.honeypot \{ position: absolute; left: -10000px", css)
 
 
-def test_a_form_without_its_csrf_token_is_refused(client, sessions, members):
-    response = client.post("/network/opportunity", data=opportunity_data())
-    assert response.status_code == 400
+def test_a_form_without_its_csrf_token_is_refused(client, pages, sessions, members):
+    page = pages.text(client.post("/network/opportunity", data=opportunity_data()), 400)
+    assert "reload the page and send it again" in page
+    assert "Go to the directory" in page
     assert count(sessions, BuyerSubmission) == 0
 
 
