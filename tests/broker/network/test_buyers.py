@@ -266,3 +266,20 @@ def test_a_member_unlisted_before_the_buyer_confirms_is_not_written_to(
     sent = _outbox(sessions)
     assert [(k, t) for k, t, _ in sent][1:] == [("buyer_contact", "coordinator@sen.example.org")]
     assert "no longer listed" in sent[1][2].text_body
+
+
+def test_a_confirmation_racing_another_sends_nothing_more(sessions, members, context, clock, cache):
+    """Two confirmations at once (a double click, two tabs): the second read the row
+    unconfirmed, but the conditional UPDATE finds it confirmed and does nothing."""
+    submission_id, nonce = _submit(sessions, context, clock, _opportunity())
+    with sessions() as late:
+        assert late.get(BuyerSubmission, submission_id).confirmed_at is None
+        late.commit()  # ends its read; its identity map still holds the stale row
+        assert _confirm(sessions, cache, context, clock, submission_id, nonce)[0] == "confirmed"
+        with late.begin():
+            done = buyers.confirm(late, submission_id, nonce, cache, context, RULES, clock())
+        assert done.outcome == "already"
+    with sessions() as s:
+        assert s.scalar(select(func.count(Notice.id))) == 1
+        kinds = list(s.scalars(select(OutboxMessage.kind)))
+    assert kinds.count("buyer_opportunity") == 1
