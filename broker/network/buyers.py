@@ -28,6 +28,7 @@ from broker.matching.cache import MatcherCache
 from broker.models import Member
 from broker.models.network import BuyerSubmission
 from broker.network import buyer_mail
+from broker.network.listing import LISTED
 from broker.notices import manual
 from broker.outreach.compose import MailContext
 from broker.outreach.links import LinkTampered, SignedTokens
@@ -193,11 +194,8 @@ def check(request: ContactRequest | OpportunityRequest) -> None:
 
 
 def listed_member(session: Session, member_id: int) -> Member | None:
-    """The member a buyer may contact: listed in the public directory and active."""
-    member = session.get(Member, member_id)
-    if member is None or not member.active or not getattr(member, "listed", False):
-        return None
-    return member
+    """The member a buyer may contact: one the directory shows (listed and active)."""
+    return session.scalar(select(Member).where(Member.id == member_id, *LISTED))
 
 
 def check_rate(session: Session, sender: Sender, per_hour: int, now: datetime) -> None:
