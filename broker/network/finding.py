@@ -81,7 +81,7 @@ def find_members(
     matcher = cache.matcher(session, listed)
     with cache.lock:  # one thread at a time may score
         found = matcher.match([notice], threshold=threshold)
-    by_id = {str(m.id): m for m in listed.members}
+    by_id = listed.by_profile
     found = sorted((f for f in found if f.profile_id in by_id), key=lambda f: -f.score)
     if not found:
         return []

@@ -221,6 +221,11 @@ class Listed:
         return int(key) if key.isdigit() else self.by_slug.get(key)
 
     @functools.cached_property
+    def by_profile(self) -> dict[str, PublicMember]:
+        """Each member by its id as the engine's profiles carry it."""
+        return {str(m.id): m for m in self.members}
+
+    @functools.cached_property
     def areas(self) -> list[tuple[str, str]]:
         """(GSS code, name) of every council area some listed member serves, by name."""
         everywhere = any(m.councils is None for m in self.members)
