@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
+from broker.network.export import directory_csv
 from broker.network.finding import plain_reasons, split_words
 from broker.network.limits import RateLimiter
-from broker.network.listing import area_words, councils_served, slug
+from broker.network.listing import PublicMember, area_words, councils_served, slug
 from matchers import Reason
 
 GLASGOW, WEST_DUNBARTONSHIRE, EAST_DUNBARTONSHIRE = "S12000049", "S12000039", "S12000045"
@@ -70,3 +73,14 @@ def test_the_limit_counts_each_key_in_a_sliding_window():
     assert not limit.allow("a", start + timedelta(seconds=20))
     assert limit.allow("b", start + timedelta(seconds=20))
     assert limit.allow("a", start + timedelta(seconds=61))
+
+
+def test_the_csv_cells_never_run_as_spreadsheet_formulas():
+    member = PublicMember(
+        id=1, slug="x", name="=HYPERLINK(\"http://evil.example\")", description="+1 cleaning",
+        keywords=("cleaning",), areas=(), kinds=(), min_value=None, max_value=None,
+        supported_business=False, vcse=True, sme=True, website=None,
+    )  # fmt: skip
+    rows = list(csv.reader(io.StringIO(directory_csv([member], lambda m: "/network/members/x"))))
+    assert rows[1][:4] == ["'=HYPERLINK(\"http://evil.example\")", "'+1 cleaning", "Anywhere",
+                           "cleaning"]  # fmt: skip
