@@ -193,8 +193,9 @@ def privacy():
 
 
 def robots_txt():
-    """Search engines may index the directory and nothing else."""
-    body = "User-agent: *\nAllow: /network/\nDisallow: /\n"
+    """Search engines may index the directory and nothing else; not even a buyer's
+    confirmation link (the longest rule wins)."""
+    body = "User-agent: *\nAllow: /network/\nDisallow: /network/confirm/\nDisallow: /\n"
     return Response(body, mimetype="text/plain")
 
 

@@ -269,7 +269,9 @@ def test_listing_and_unlisting_take_effect_at_once(
 def test_robots_txt_lets_search_engines_index_the_directory_only(client):
     response = client.get("/robots.txt")
     assert response.mimetype == "text/plain"
-    assert response.text == "User-agent: *\nAllow: /network/\nDisallow: /\n"
+    assert response.text == (
+        "User-agent: *\nAllow: /network/\nDisallow: /network/confirm/\nDisallow: /\n"
+    )
 
 
 def test_only_the_directory_may_be_framed_and_only_by_the_networks_site(make_settings):
