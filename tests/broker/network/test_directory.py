@@ -294,6 +294,28 @@ def test_only_the_directory_may_be_framed_and_only_by_the_networks_site(make_set
     app.extensions["broker.engine"].dispose()
 
 
+def test_links_to_the_buyers_forms_leave_an_embedding_frame(client, pages, network):
+    # Framed in another site, the browser withholds the session cookie (SameSite=Lax)
+    # that the forms' CSRF token needs: the forms must open in the whole window.
+    member = next(iter(network.values()))
+    paths = (
+        "/network/",
+        "/network/?area=no-such-area",
+        "/network/find?what=xylophone+tuning",
+        f"/network/members/{member}",
+        "/network/privacy",
+    )
+    seen = 0
+    for path in paths:
+        html = client.get(path, follow_redirects=True).text
+        for link in re.findall(r"<a\b[^>]*>", html):
+            href = re.search(r'href="([^"]+)"', link)
+            if href and (href[1].startswith("/network/opportunity") or "/contact" in href[1]):
+                seen += 1
+                assert 'target="_top"' in link, (path, link)
+    assert seen >= len(paths)
+
+
 def test_a_script_in_the_search_is_shown_as_text(client, pages, network):
     payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     page = pages.text(client.get("/network/find", query_string={"what": payload, "where": payload}))
