@@ -1,5 +1,6 @@
 """The network's public pages: the directory, each listed member's page, "What do you
-need?", the privacy page and robots.txt. No login; nothing but what members chose to show.
+need?", the privacy page and robots.txt, and the buyers' forms with their confirmation
+links. No login; nothing but what members chose to show.
 """
 
 from __future__ import annotations
@@ -18,18 +19,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
-from wtforms import (
-    BooleanField,
-    DateField,
-    EmailField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from broker.clock import utcnow
 from broker.db import get_session, unit_of_work
@@ -37,6 +28,7 @@ from broker.formatting import pounds
 from broker.matching.cache import get_cache
 from broker.models import Member
 from broker.network import buyers, export, finding
+from broker.network.forms import BuyerForm, ContactForm, DirectoryFilters, FindForm, OpportunityForm
 from broker.network.limits import RateLimiter
 from broker.network.listing import Filters, Listed, ListedCache, PublicMember, listed_member
 from broker.outreach.compose import MailContext
@@ -48,28 +40,7 @@ bp = Blueprint("network", __name__, url_prefix="/network")
 PAGE_SIZE = 20
 
 
-# --- Part A: the directory, member pages, "What do you need?", privacy, robots.txt ------
-
-
-class DirectoryFilters(FlaskForm):
-    """The directory's filters: a GET form, so no CSRF token and shareable links."""
-
-    class Meta:
-        csrf = False
-
-    area = SelectField("Area", validators=[Optional()])
-    work = SelectField("Kind of work", validators=[Optional()])
-    supported = BooleanField("Supported businesses only")
-
-
-class FindForm(FlaskForm):
-    """ "What do you need?": a GET form (a search changes nothing), so no CSRF token."""
-
-    class Meta:
-        csrf = False
-
-    what = TextAreaField("What do you need?", validators=[Length(max=finding.MAX_WHAT)])
-    where = StringField("Where? (optional)", validators=[Length(max=finding.MAX_WHERE)])
+# --- The directory, member pages, "What do you need?", privacy, robots.txt ---------------
 
 
 @bp.context_processor
@@ -205,7 +176,7 @@ def _robots(state) -> None:
     state.app.add_url_rule("/robots.txt", "network.robots_txt", robots_txt)
 
 
-# --- Part B: "Contact this social enterprise" and "Tell us about an opportunity" --------
+# --- "Contact this social enterprise" and "Tell us about an opportunity" ---------------
 # A buyer's message or opportunity is only stored, and the buyer e-mailed a link, until
 # they confirm from it (broker.network.buyers); a GET never confirms.
 
@@ -213,72 +184,6 @@ def _robots(state) -> None:
 def _rules() -> buyers.Rules:
     network = current_app.config["SETTINGS"].network
     return buyers.Rules(network.submissions_per_hour, network.confirm_hours)
-
-
-def _capped(field: str, what: str) -> Length:
-    cap = buyers.MAX_LENGTHS[field]
-    return Length(max=cap, message=f"Keep {what} to {cap:,} characters")
-
-
-class BuyerForm(FlaskForm):
-    """Who is writing, and the honeypot a person never sees."""
-
-    your_name = StringField(
-        "Your name", validators=[InputRequired("Enter your name"), _capped("name", "your name")]
-    )
-    your_email = EmailField(
-        "Your e-mail",
-        validators=[
-            InputRequired("Enter your e-mail address"),
-            _capped("email", "your e-mail address"),
-            Regexp(buyers.EMAIL, message="Enter an e-mail address, like name@example.org"),
-        ],
-    )
-    organisation = StringField(
-        "Organisation",
-        validators=[
-            InputRequired("Enter your organisation"),
-            _capped("organisation", "the organisation"),
-        ],
-    )
-    # The honeypot: hidden from people and screen readers, filled in by form-filling bots.
-    homepage = StringField("Leave this box empty")
-
-    def buyer(self) -> buyers.Buyer:
-        return buyers.Buyer(
-            self.your_name.data or "", self.your_email.data or "", self.organisation.data or ""
-        )
-
-    def show(self, invalid: buyers.InvalidSubmission) -> None:
-        """Put the service's own refusals on the fields they are about."""
-        names = {"name": "your_name", "email": "your_email", "place": "where"}
-        for error in invalid.errors:
-            field = getattr(self, names.get(error.field, error.field), self.your_name)
-            field.errors = [*field.errors, error.message]
-
-
-class ContactForm(BuyerForm):
-    """ "Contact this social enterprise"."""
-
-    message = TextAreaField(
-        "Message",
-        validators=[InputRequired("Write your message"), _capped("message", "your message")],
-    )
-
-
-class OpportunityForm(BuyerForm):
-    """ "Tell us about an opportunity"."""
-
-    title = StringField(
-        "Title", validators=[InputRequired("Enter a title"), _capped("title", "the title")]
-    )
-    needed = TextAreaField(
-        "What is needed",
-        validators=[InputRequired("Say what is needed"), _capped("needed", "this")],
-    )
-    deadline = DateField("Deadline", validators=[Optional()], format="%Y-%m-%d")
-    value = StringField("Estimated value (£)", validators=[Length(max=30)])
-    where = StringField("Where", validators=[_capped("place", "where")])
 
 
 def _submit(form: BuyerForm, request_: buyers.ContactRequest | buyers.OpportunityRequest):
