@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Iterable
 
 from bs4 import BeautifulSoup
@@ -25,8 +26,7 @@ _MOJIBAKE_HINT = re.compile("[\u00c2-\u00f4]")
 
 # Every odd space (tab, no-break, narrow no-break, figure) and stray control character
 # becomes one plain space; matching and display both want that.
-_ODD_CODES = [*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xA0, 0x2007, 0x202F]
-_ODD_SPACES = str.maketrans(dict.fromkeys(_ODD_CODES, " "))
+_ODD_SPACES = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f\xa0\u2007\u202f]")
 _RUN_OF_SPACES = re.compile(" {2,}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINE_PADDING = re.compile(" ?\n ?")
@@ -38,8 +38,11 @@ _BLANK_LINES = re.compile("\n{3,}")
 # where no word goes on after it. "modern", "return" and "Fernhill" never qualify; a
 # break after a plain word ("vesselsrn Loch") stays as sent, since it can't be told
 # apart from one ("pattern Loch").
-_LOST_LINE_BREAK = re.compile(
-    r"(?:(?<=[.,;:!?)\]}'\"\u2019\u201d%+*\-\u2013\u20140-9A-Z])|(?<!\S))(?:rn)+(?![a-z])"
+_LOST_LINE_BREAK = re.compile(r"(?:rn)+(?![a-z])")
+# What a lost break may follow (besides a space or the start): the regex finds the
+# literal "rn" fast, and this set, looked up in `_restore`, does the lookbehind's job.
+_BEFORE_BREAK = frozenset(
+    ".,;:!?)]}'\"\u2019\u201d%+*-\u2013\u2014" + string.digits + string.ascii_uppercase
 )
 
 
@@ -63,7 +66,7 @@ def clean_text(s: str | None) -> str:
             s = _SURROGATE.sub("\ufffd", s)
         if "\r" in s:
             s = s.replace("\r\n", "\n").replace("\r", "\n")
-        s = s.translate(_ODD_SPACES)
+        s = _ODD_SPACES.sub(" ", s)
     if "  " in s:
         s = _RUN_OF_SPACES.sub(" ", s)
     if "\n" in s:
@@ -73,7 +76,22 @@ def clean_text(s: str | None) -> str:
 
 def restore_line_breaks(s: str) -> str:
     """Put back the line breaks that reached us as a literal "rn" (see _LOST_LINE_BREAK)."""
-    return _LOST_LINE_BREAK.sub(lambda m: "\n" * (len(m.group()) // 2), s)
+    # Most descriptions hold "rn" only inside words ("government", "return"), where it
+    # can't be a lost break: the regex, slow on long text, runs only when one "rn"
+    # follows something other than a lower-case letter, as every lost break does.
+    at = s.find("rn")
+    while at != -1:
+        if at == 0 or not s[at - 1].islower():
+            return _LOST_LINE_BREAK.sub(_restore, s)
+        at = s.find("rn", at + 2)
+    return s
+
+
+def _restore(match: re.Match[str]) -> str:
+    at, text = match.start(), match.string
+    if at == 0 or text[at - 1].isspace() or text[at - 1] in _BEFORE_BREAK:
+        return "\n" * (len(match.group()) // 2)
+    return match.group()
 
 
 def repair_mojibake(s: str) -> str:

@@ -214,6 +214,13 @@ def test_words_with_rn_in_them_are_never_split(recorded):
         ("rn Self-catered Halls", "Self-catered Halls"),
         ("Price 40%rn The Award criteria", "Price 40%\nThe Award criteria"),
         ("see https://example.org/rn/notices", "see https://example.org/rn/notices"),
+        # Words with "rn" before a lost break don't hide it, nor it them.
+        (
+            "Northern and Western areas.rn Lot 2 - Fernhill",
+            "Northern and Western areas.\nLot 2 - Fernhill",
+        ),
+        ("the ESPDrn The bidder", "the ESPD\nThe bidder"),
+        ("tenders\u00a0rn\tReturn by noon", "tenders\nReturn by noon"),
     ],
 )
 def test_lost_line_breaks_and_what_is_left_alone(sent, restored):
