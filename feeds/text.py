@@ -37,10 +37,8 @@ _BLANK_LINES = re.compile("\n{3,}")
 # punctuation, a digit or a capital ("ESPDrn The bidder"), or standing alone; and only
 # where no word goes on after it. "modern", "return" and "Fernhill" never qualify; a
 # break after a plain word ("vesselsrn Loch") stays as sent, since it can't be told
-# apart from one ("pattern Loch").
-_LOST_LINE_BREAK = re.compile(r"(?:rn)+(?![a-z])")
-# What a lost break may follow (besides a space or the start): the regex finds the
-# literal "rn" fast, and this set, looked up in `_restore`, does the lookbehind's job.
+# apart from one ("pattern Loch"). What a lost break may follow, besides a space or the
+# start of the text:
 _BEFORE_BREAK = frozenset(
     ".,;:!?)]}'\"\u2019\u201d%+*-\u2013\u2014" + string.digits + string.ascii_uppercase
 )
@@ -75,23 +73,23 @@ def clean_text(s: str | None) -> str:
 
 
 def restore_line_breaks(s: str) -> str:
-    """Put back the line breaks that reached us as a literal "rn" (see _LOST_LINE_BREAK)."""
-    # Most descriptions hold "rn" only inside words ("government", "return"), where it
-    # can't be a lost break: the regex, slow on long text, runs only when one "rn"
-    # follows something other than a lower-case letter, as every lost break does.
+    """Put back the line breaks that reached us as a literal "rn" (see _BEFORE_BREAK)."""
+    # A loop over the few "rn"s a text holds: a regex with the lookbehind cost 35 µs a
+    # description, on every description of every notice.
+    pieces: list[str] = []
+    done = 0
     at = s.find("rn")
     while at != -1:
-        if at == 0 or not s[at - 1].islower():
-            return _LOST_LINE_BREAK.sub(_restore, s)
-        at = s.find("rn", at + 2)
-    return s
-
-
-def _restore(match: re.Match[str]) -> str:
-    at, text = match.start(), match.string
-    if at == 0 or text[at - 1].isspace() or text[at - 1] in _BEFORE_BREAK:
-        return "\n" * (len(match.group()) // 2)
-    return match.group()
+        end = at + 2
+        while s.startswith("rn", end):
+            end += 2
+        before = s[at - 1] if at else " "
+        after = s[end : end + 1]
+        if (before.isspace() or before in _BEFORE_BREAK) and not ("a" <= after <= "z"):
+            pieces += (s[done:at], "\n" * ((end - at) // 2))
+            done = end
+        at = s.find("rn", end)
+    return "".join((*pieces, s[done:])) if pieces else s
 
 
 def repair_mojibake(s: str) -> str:

@@ -6,12 +6,15 @@ import re
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.text import (
     clean_text,
     distinct_places,
     mentions_community_benefits,
     repair_mojibake,
+    restore_line_breaks,
 )
 
 
@@ -225,6 +228,20 @@ def test_words_with_rn_in_them_are_never_split(recorded):
 )
 def test_lost_line_breaks_and_what_is_left_alone(sent, restored):
     assert clean_text(sent) == restored
+
+
+# The rule as one regex: after punctuation, a digit, a capital, a space or nothing, and
+# before anything but a small letter. The code walks the "rn"s instead, being faster.
+LOST_BREAK_RULE = re.compile(
+    r"(?:(?<=[.,;:!?)\]}'\"\u2019\u201d%+*\-\u2013\u20140-9A-Z])|(?<!\S))(?:rn)+(?![a-z])"
+)
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(st.text(alphabet="rnrnrnaeZ5.;- \n\u00e9\u2019", max_size=24))
+def test_lost_line_breaks_follow_the_rule_everywhere(text):
+    by_rule = LOST_BREAK_RULE.sub(lambda m: "\n" * (len(m.group()) // 2), text)
+    assert restore_line_breaks(text) == by_rule
 
 
 # --- places ------------------------------------------------------------------------------
