@@ -18,6 +18,32 @@ def include_object(obj, name, type_, reflected, compare_to):
     return not (name or "").startswith(("notices_fts", "search_vector", "ix_notices_search"))
 
 
+def add_member(conn, moment, member_id=1, name="Greenspace Growers", **columns) -> None:
+    """A member row as an older schema holds it; `columns` sets (or adds) columns."""
+    row = {
+        "id": member_id,
+        "name": name,
+        "emails": "[]",
+        "description": "",
+        "keywords": "[]",
+        "exclude": "[]",
+        "cpv": "[]",
+        "regions": "[]",
+        "supported_business": 0,
+        "vcse": 1,
+        "sme": 1,
+        "frequency": "weekly",
+        "active": 1,
+        "created_at": moment,
+        "updated_at": moment,
+        "profile_changed_at": moment,
+        **columns,
+    }
+    names = ", ".join(row)
+    values = ", ".join(f":{k}" for k in row)
+    conn.execute(text(f"INSERT INTO members ({names}) VALUES ({values})"), row)
+
+
 def test_migrated_schema_matches_the_models(database_url):
     engine = make_engine(database_url)
     with engine.connect() as conn:
@@ -134,16 +160,7 @@ def test_upgrading_to_0008_keeps_bids_and_their_members_and_dates_their_stages(t
             {"t": started},
         )
         for member_id, name in ((1, "Greenspace Growers"), (2, "Clean Start Services")):
-            conn.execute(
-                text(
-                    "INSERT INTO members (id, name, emails, description, keywords, exclude, cpv,"
-                    " regions, supported_business, vcse, sme, frequency, active, created_at,"
-                    " updated_at, profile_changed_at)"
-                    " VALUES (:id, :name, '[]', '', '[]', '[]', '[]', '[]', 0, 1, 1, 'weekly', 1,"
-                    " :t, :t, :t)"
-                ),
-                {"id": member_id, "name": name, "t": started},
-            )
+            add_member(conn, started, member_id, name)
         conn.execute(
             text(
                 "INSERT INTO bids (id, notice_id, title, model, stage, note, value_won, created_at,"
@@ -183,16 +200,14 @@ def test_upgrading_to_0010_keeps_members_and_lists_none_of_them(tmp_path):
     migrate.upgrade(engine, "0009")
     moment = datetime(2026, 9, 1, 8)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO members (id, name, emails, description, keywords, exclude, cpv,"
-                " regions, supported_business, vcse, sme, frequency, active, created_at,"
-                " updated_at, profile_changed_at)"
-                " VALUES (1, 'Greenspace Growers', '[\"hello@greenspace.example\"]',"
-                " 'Grounds maintenance', '[]', '[]', '[\"77314000\"]', '[\"West Dunbartonshire\"]',"
-                " 1, 1, 1, 'weekly', 1, :t, :t, :t)"
-            ),
-            {"t": moment},
+        add_member(
+            conn,
+            moment,
+            emails='["hello@greenspace.example"]',
+            description="Grounds maintenance",
+            cpv='["77314000"]',
+            regions='["West Dunbartonshire"]',
+            supported_business=1,
         )
     migrate.upgrade(engine, "0010")
     with engine.begin() as conn:
@@ -209,4 +224,32 @@ def test_upgrading_to_0010_keeps_members_and_lists_none_of_them(tmp_path):
             "Greenspace Growers",
             0,
         )
+    engine.dispose()
+
+
+def test_upgrading_to_0011_adds_buyer_submissions_and_keeps_members(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'buyers.sqlite3'}")
+    migrate.upgrade(engine, "0010")
+    moment = datetime(2026, 9, 1, 8)
+    with engine.begin() as conn:
+        add_member(conn, moment, emails='["hello@greenspace.example"]', listed=1)
+    migrate.upgrade(engine, "0011")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO buyer_submissions (kind, nonce, member_id, name, email,"
+                " organisation, message, title, needed, place, ip_hash, email_hash,"
+                " created_at, mail_ids)"
+                " VALUES ('contact', 'n', 1, 'Olu Officer', 'olu@council.example',"
+                " 'A Council', 'Hello', '', '', '', 'i', 'e', :t, '[]')"
+            ),
+            {"t": moment},
+        )
+        # A member who leaves takes the messages waiting for them.
+        conn.execute(text("DELETE FROM members WHERE id = 1"))
+        assert conn.execute(text("SELECT count(*) FROM buyer_submissions")).scalar() == 0
+    migrate.downgrade(engine, "0010")
+    assert "buyer_submissions" not in inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    assert "buyer_submissions" in inspect(engine).get_table_names()
     engine.dispose()
