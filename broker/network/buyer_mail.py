@@ -17,16 +17,9 @@ from broker.formatting import london, money
 from broker.mail.outbox import Email, enqueue
 from broker.models import Member, Notice, OutboxMessage
 from broker.models.network import BuyerSubmission
-from broker.outreach.answers import coordinators
+from broker.outreach.answers import listeners
 from broker.outreach.compose import MailContext, can_email, footer, member_emails, render
 from broker.outreach.compose import subject_line as one_line
-
-
-def _coordinators(session: Session, context: MailContext) -> tuple[list[str], str]:
-    """Who hears for the network, and why, as for "a member is interested"."""
-    if context.notify_address:
-        return [context.notify_address], "are the address set to hear for the network"
-    return coordinators(session), "are a coordinator in the broker"
 
 
 def queue_confirmation(
@@ -101,7 +94,7 @@ def queue_contact(
             dataclasses.replace(e, headers={**e.headers, **reply_to})
             for e in member_emails("buyer_contact", member, subject, text, html, context)
         ]
-    recipients, why = _coordinators(session, context)
+    recipients, why = listeners(session, context, "for the network")
     copy_subject = one_line(f"Copy: {submission.organisation} wrote to {member.name}")
     text, html = render(
         "buyer_contact_copy",
@@ -128,7 +121,7 @@ def queue_opportunity(
     now: datetime,
 ) -> list[OutboxMessage]:
     """Tell the coordinators about a confirmed opportunity, now a notice on triage."""
-    recipients, why = _coordinators(session, context)
+    recipients, why = listeners(session, context, "for the network")
     subject = one_line(f"From a buyer: {submission.organisation}: {submission.title}")
     text, html = render(
         "buyer_opportunity",

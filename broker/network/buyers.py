@@ -28,7 +28,7 @@ from broker.matching.cache import MatcherCache
 from broker.models import Member
 from broker.models.network import BuyerSubmission
 from broker.network import buyer_mail
-from broker.network.listing import LISTED
+from broker.network.listing import listed_row
 from broker.notices import manual
 from broker.outreach.compose import MailContext
 from broker.outreach.links import LinkTampered, SignedTokens
@@ -193,11 +193,6 @@ def check(request: ContactRequest | OpportunityRequest) -> None:
         raise InvalidSubmission(errors)
 
 
-def listed_member(session: Session, member_id: int) -> Member | None:
-    """The member a buyer may contact: one the directory shows (listed and active)."""
-    return session.scalar(select(Member).where(Member.id == member_id, *LISTED))
-
-
 def check_rate(session: Session, sender: Sender, per_hour: int, now: datetime) -> None:
     """Raise TooManySubmissions when this address, or this e-mail, has sent `per_hour`
     submissions in the last hour."""
@@ -244,7 +239,7 @@ def submit(
         mail_ids=[],
     )
     if isinstance(request, ContactRequest):
-        member = listed_member(session, request.member_id)
+        member = listed_row(session, request.member_id)
         if member is None:
             raise LookupError(f"member {request.member_id} is not listed")
         submission.kind = "contact"

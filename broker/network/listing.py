@@ -257,9 +257,15 @@ def read_listed(session: Session, version: tuple[Any, ...]) -> Listed:
     return Listed(version, tuple(members), by_slug)
 
 
+def listed_row(session: Session, member_id: int) -> Member | None:
+    """A member the public may see, as stored: for the services that e-mail it, never for
+    a page. Unlisted or unknown is None."""
+    return session.scalar(select(Member).where(Member.id == member_id, *LISTED))
+
+
 def listed_member(session: Session, member_id: int) -> PublicMember | None:
     """A listed member, read now (its page shows the latest): unlisted or unknown is None."""
-    member = session.scalar(select(Member).where(Member.id == member_id, *LISTED))
+    member = listed_row(session, member_id)
     return public_member(member) if member is not None else None
 
 

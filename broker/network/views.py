@@ -232,7 +232,7 @@ def _form_expired(exc: CSRFError):
 @bp.route("/members/<int:member_id>/contact", methods=["GET", "POST"])
 def contact(member_id: int):
     """ "Contact this social enterprise": the message reaches them once the buyer confirms."""
-    member = buyers.listed_member(get_session(), member_id)
+    member = listed_member(get_session(), member_id)
     if member is None:
         abort(404)
     form = ContactForm()

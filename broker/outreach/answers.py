@@ -130,6 +130,14 @@ def coordinators(session: Session) -> list[str]:
     )
 
 
+def listeners(session: Session, context: MailContext, about: str) -> tuple[list[str], str]:
+    """Who hears for the network, `mail.notify_address` or else every active coordinator
+    and admin, and why they get the e-mail, in words ("... hear `about`")."""
+    if context.notify_address:
+        return [context.notify_address], f"are the address set to hear {about}"
+    return coordinators(session), "are a coordinator in the broker"
+
+
 def queue_interest(
     session: Session,
     member: Member,
@@ -140,12 +148,7 @@ def queue_interest(
 ) -> int:
     """E-mail `mail.notify_address`, else every active coordinator and admin, that a
     member is interested; returns how many e-mails were queued."""
-    if context.notify_address:
-        recipients = [context.notify_address]
-        why = "are the address set to hear when a member is interested"
-    else:
-        recipients = coordinators(session)
-        why = "are a coordinator in the broker"
+    recipients, why = listeners(session, context, "when a member is interested")
     subject = subject_line(f"{member.name} is interested: {notice.title}")
     text, html = render(
         "interest",
