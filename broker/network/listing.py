@@ -248,8 +248,8 @@ class Listed:
 
 
 def read_listed(session: Session, version: tuple[Any, ...]) -> Listed:
-    """Read every listed member, by name."""
-    rows = session.scalars(select(Member).where(*LISTED).order_by(Member.name))
+    """Read every listed member, by name (folded, as people read a list)."""
+    rows = session.scalars(select(Member).where(*LISTED))
     members = sorted((public_member(m) for m in rows), key=lambda m: m.name.casefold())
     by_slug: dict[str, int] = {}
     for m in members:
