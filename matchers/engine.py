@@ -139,8 +139,13 @@ class Matcher:
                 self.config.cpv_supplies_factor,
                 self.config.cpv_min_common_digits,
             )
+            # A phrase means the code it names best; the others it reaches are narrower
+            # senses sharing its words ("cleaning services": "Beach cleaning services"),
+            # fit where a notice uses them, but their neighbours ("Asbestos removal
+            # services") say nothing about the member.
+            best = max(phrase.codes.values(), default=0.0)
             for code, strength in phrase.codes.items():
-                self._derived.add(pid, code, strength)
+                self._derived.add(pid, code, strength, related=strength == best)
             self._phrases.append(phrase)
             self._phrase_ids[key] = pid
         return pid

@@ -57,12 +57,15 @@ class CodeIndex:
         self._broader = broader
         self._broad = broad
 
-    def add(self, owner: object, target: str, strength: float) -> None:
-        """Index a target code for an owner (a phrase id or a profile id)."""
+    def add(self, owner: object, target: str, strength: float, related: bool = True) -> None:
+        """Index a target code for an owner (a phrase id or a profile id); without
+        `related`, only notice codes at or under the target meet it."""
         for j, node in enumerate(lineage(target)):
             if (
-                len(significant(node)) < self._min and not (self._broad and j == 0)
-            ) or j > self._max:
+                (len(significant(node)) < self._min and not (self._broad and j == 0))
+                or j > self._max
+                or (j and not related)
+            ):
                 break
             self._nodes.setdefault(node, []).append((owner, target, j, strength))
 

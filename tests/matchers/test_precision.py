@@ -4,6 +4,7 @@ Every notice here is real: recorded payloads in tests/data (copies of shared/fix
 and notices copied from shared/eval into tests/data/matchers_precision.jsonl.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -221,6 +222,36 @@ def test_a_label_is_reached_by_what_it_is_about():
     codes = Matcher().keyword_codes("catering")
     assert "55520000" in codes  # Catering services
     assert "50883000" not in codes  # Repair and maintenance services of catering equipment
+
+
+def test_only_the_code_a_keyword_names_best_reaches_its_neighbours(real, explain):
+    codes = Matcher().keyword_codes("cleaning services")
+    assert max(codes, key=codes.__getitem__) == "90910000"  # Cleaning services
+    assert {"90640000", "90680000"} <= set(codes)  # Gully cleaning, Beach cleaning
+    cleaners = "cleaning services"
+
+    def code_reasons(m: Match) -> list[str]:
+        return [r.text for r in m.reasons if r.kind == "cpv"]
+
+    # A narrower sense fits a notice coded with it...
+    gully = explain(by_title(real, "Gully Cleansing"), cleaners)
+    assert gully.score >= NOTIFY
+    assert code_reasons(gully) == [
+        'CPV 90640000 (Gully cleaning and emptying services) fits keyword "cleaning services"'
+    ]
+    # ...but its neighbours are not the member's: asbestos removal sits beside beach
+    # cleaning in the tree, and the notice never says cleaning.
+    asbestos = by_title(real, "United Kingdom-Prescot: Asbestos removal")
+    assert "90650000" in asbestos.cpv
+    assert code_reasons(explain(asbestos, cleaners)) == []
+    assert explain(asbestos, cleaners).score == 0
+    # The best code's own neighbours still count (the same notice, coded beside it).
+    beside = explain(dataclasses.replace(asbestos, cpv=("90920000",)), cleaners)
+    assert code_reasons(beside) == [
+        "CPV 90920000 (Facility related sanitation services) is close to 90910000 "
+        '(Cleaning services), which fits keyword "cleaning services"'
+    ]
+    assert beside.score >= NOTIFY
 
 
 def test_labels_tied_for_a_keyword_rank_the_same_in_every_process():
