@@ -33,6 +33,7 @@ from .fit import (
     reserved_fit,
     value_fit,
 )
+from .index import main_codes
 from .members import Member
 from .reasons import against_reason, code_reason, keyword_reason, lot_name
 from .scoring import SCALE
@@ -222,6 +223,10 @@ def _explain(
         np.int64,
     )[notice_at]
     far = (snapshot.index.divisions[ph[order]] & pair_divisions[o_pair]) == 0
+    keys = Keys()
+    set_of = np.array([keys.codes(x) for x in notices], INDEX)[notice_at]
+    main = main_codes(keys.code_sets)[set_of]
+    far &= ~snapshot.index.names(ph[order], main[o_pair])
     coded = snapshot.index.coded[ph[order]] & far & (grid[order] == best_grid[o_pair])
     hits = np.flatnonzero(coded)
     firsts = hits[group_starts(o_pair[hits])]
@@ -229,8 +234,6 @@ def _explain(
     against_row[o_pair[firsts]] = fr_row[order[firsts]]
 
     # CPV evidence: each set of notice codes gives every member's reason id at once.
-    keys = Keys()
-    set_of = np.array([keys.codes(x) for x in notices], INDEX)[notice_at]
     for k in np.unique(set_of).tolist():
         codes = keys.code_sets[k]
         if codes:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .cpv import divisions_mask
 from .keywords import ACRONYM, GENERIC, Phrase, Reading
+from .labels import code_numbers
 
 # Shares are sums of floats: leave a margin so rounding never hides a candidate.
 _MARGIN = 1e-9
@@ -39,6 +40,11 @@ class KeywordIndex:
         # Per phrase: does it reach CPV codes through the labels, and in which divisions?
         self.coded = np.array([bool(p.codes) for p in phrases], bool)
         self.divisions = np.array([divisions_mask(p.codes) for p in phrases], np.int64)
+        # (phrase, code) pairs, as one sorted key each, where the code's label holds one
+        # of the phrase's distinguishing words (see `names`).
+        self._codes = len(code_numbers()) + 1
+        named = [pid * self._codes + p.named for pid, p in enumerate(phrases) if len(p.named)]
+        self._named = np.concatenate(named) if named else np.zeros(0, np.int64)
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
         # Per field kind, a hair under its need (rounding never drops a reading).
@@ -99,6 +105,22 @@ class KeywordIndex:
         # Indexed by level * n_stems + stem.
         self.open_count = np.bincount(keys, minlength=len(levels) * n_stems).astype(np.int64)
         self.open_start = np.concatenate(([0], np.cumsum(self.open_count)[:-1])).astype(np.int64)
+
+    def names(self, phrase: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """Per pair: does the label of the code (a labels.code_numbers number, -1 for a
+        code the 2008 list lacks) hold one of the phrase's distinguishing words?"""
+        if not len(self._named):
+            return np.zeros(len(phrase), bool)
+        keys = phrase * self._codes + code
+        at = np.minimum(np.searchsorted(self._named, keys), len(self._named) - 1)
+        return (code >= 0) & (self._named[at] == keys)
+
+
+def main_codes(code_sets: Sequence[tuple[tuple[str, int], ...]]) -> np.ndarray:
+    """Per set of a notice's (code, lot) pairs, its first code (the buyer's main one) as
+    a labels.code_numbers number; -1 where there is none or the 2008 list lacks it."""
+    numbers = code_numbers()
+    return np.array([numbers.get(s[0][0], -1) if s else -1 for s in code_sets], np.int64)
 
 
 def _entry(

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from .cpv import kinds, significant
-from .labels import ACRONYM, GENERIC, codes_for_phrase, label_index, lexicon
+from .labels import ACRONYM, GENERIC, codes_for_phrase, label_index, lexicon, naming
 from .text import FREE, is_acronym_stem, keyword_words, stem_word
 
 # One token of one reading of a phrase: its stem, and which of the phrase's words
@@ -45,6 +47,9 @@ class Phrase:
     generic: tuple[bool, ...] = ()
     # CPV codes whose labels say what the phrase says -> strength 0..1.
     codes: dict[str, float] = field(default_factory=dict)
+    # For a phrase with codes: the codes whose labels hold one of its distinguishing
+    # words, as labels.code_numbers (see KeywordIndex.names).
+    named: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     readings: tuple[Reading, ...] = ()
     entry: object = None  # its part of a KeywordIndex, once worked out (see index._entry)
 
@@ -189,6 +194,9 @@ def expand_to_cpv(
     phrase.codes = {
         c: v for c, v in scaled.items() if v >= min_strength and len(significant(c)) >= min_digits
     }
+    if phrase.codes:
+        generic = phrase.generic or (False,) * len(phrase.stems)
+        phrase.named = naming(s for s, g in zip(phrase.stems, generic, strict=True) if not g)
 
 
 def token_shares(variant: tuple[Token, ...], weights: list[float]) -> list[float]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+
+import numpy as np
 
 from .cpv import labels
 from .text import FREE, content_words, is_acronym, keyword_words, stem_word
@@ -97,6 +100,20 @@ def label_index() -> LabelIndex:
         totals,
         heads,
     )
+
+
+@cache
+def code_numbers() -> dict[str, int]:
+    """Every CPV code -> a small number (codes in order), for array lookups."""
+    return {code: i for i, code in enumerate(sorted(labels()))}
+
+
+def naming(stems: Iterable[str]) -> np.ndarray:
+    """The numbers (see code_numbers) of the codes whose labels hold one of `stems`, sorted."""
+    postings = label_index().postings
+    numbers = code_numbers()
+    found = {numbers[code] for s in stems for code in postings.get(s, ())}
+    return np.array(sorted(found), np.int64)
 
 
 def lexicon() -> frozenset[str]:

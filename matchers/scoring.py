@@ -32,6 +32,7 @@ from .evidence import CodeIndex
 from .facts import Keys, NoticeFacts, facts_of
 from .finder import Fields, Found
 from .fit import asks_accreditation, tender_days
+from .index import KeywordIndex, main_codes
 from .members import BROADER, OUTSIDE, UNKNOWN, Roster
 from .types import Notice
 
@@ -87,19 +88,14 @@ def score_chunk(
     fields: Fields,
     roster: Roster,
     derived: CodeIndex,
-    coded: np.ndarray,
-    divisions: np.ndarray,
+    index: KeywordIndex,
     keys: Keys,
     config: MatchConfig,
     limit: float | None,
     wanted: np.ndarray | None,
     scratch: Scratch,
 ) -> Scored:
-    """Score a chunk of notices (their text evidence is `found`) against the roster.
-
-    `coded` says, per phrase, whether it reaches CPV codes through the labels, and
-    `divisions` in which CPV divisions (as bits, see cpv.divisions_mask).
-    """
+    """Score a chunk of notices (their text evidence is `found`) against the roster."""
     c = config
     m_count = roster.size
     facts = facts_of(notices, keys)
@@ -138,8 +134,11 @@ def score_chunk(
         [divisions_mask((code for code, _lot in codes), broad_only=True) for codes in facts.sets],
         np.int64,
     )
-    far = (divisions[found.phrase] & broad[facts.code_set[local]]) == 0
-    k_coded = np.repeat(coded[found.phrase] & far, n_users)
+    far = (index.divisions[found.phrase] & broad[facts.code_set[local]]) == 0
+    # Nor does a main code whose label says what the phrase is about: "Printed matter"
+    # is what "print services" make.
+    far &= ~index.names(found.phrase, main_codes(facts.sets)[facts.code_set[local]])
+    k_coded = np.repeat(index.coded[found.phrase] & far, n_users)
     np.maximum.at(scratch.coded, k_cell[k_coded], k_q[k_coded])
     scratch.touched[k_cell] = True
 

@@ -254,6 +254,26 @@ def test_only_the_code_a_keyword_names_best_reaches_its_neighbours(real, explain
     assert beside.score >= NOTIFY
 
 
+def test_a_main_code_naming_the_keyword_does_not_contradict_it(real, explain):
+    # "Printed matter and related products" is what print services make: the keyword
+    # in the title counts as text the codes don't back, not as text they contradict.
+    dps = by_title(real, "Design Print and Related Services")
+    assert dps.cpv[0] == "22000000" and "22000000" not in Matcher().keyword_codes("printing")
+    printers = explain(dps, "print services")
+    assert printers.score >= NOTIFY
+    assert not [r for r in printers.reasons if r.kind == "cpv"]
+    # Food is not what caterers sell: "Catering equipment" among the codes doesn't make
+    # the main one ("Food, beverages, tobacco and related products") say catering.
+    supplies = by_title(real, "Catering Supplies")
+    assert supplies.cpv[0] == "15000000" and "39310000" in supplies.cpv
+    caterers = explain(supplies, "catering")
+    assert caterers.score < NOTIFY
+    assert [r.text for r in caterers.reasons if r.kind == "cpv"] == [
+        "CPV 15000000 (Food, beverages, tobacco and related products) does not fit keyword "
+        '"catering"'
+    ]
+
+
 def test_labels_tied_for_a_keyword_rank_the_same_in_every_process():
     code = (
         "import json; from matchers import Matcher;"
