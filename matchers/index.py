@@ -111,7 +111,7 @@ class KeywordIndex:
         code the 2008 list lacks) hold one of the phrase's distinguishing words?"""
         if not len(self._named):
             return np.zeros(len(phrase), bool)
-        keys = phrase * self._codes + code
+        keys = phrase.astype(np.int64) * self._codes + code
         at = np.minimum(np.searchsorted(self._named, keys), len(self._named) - 1)
         return (code >= 0) & (self._named[at] == keys)
 
