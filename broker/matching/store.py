@@ -18,11 +18,20 @@ from operator import itemgetter
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import ColumnElement, Text, delete, func, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 import matchers
-from broker.db import json_loads
+from broker.db import after_commit, json_loads
 from broker.matching.cache import MatcherCache, get_cache
 from broker.matching.corpus import rebuild_corpus
 from broker.matching.inputs import (
@@ -139,7 +148,19 @@ def match_all(session: Session, cache: MatcherCache, now: datetime) -> MatchResu
             result.notices += len(notices)
         session.execute(update(Notice).values(matched_at=now))
         session.execute(update(Member).values(matched_at=now))
+    after_commit(session, _refresh_statistics)
     return result
+
+
+def _refresh_statistics(app: Flask) -> None:
+    """After a pass rewrote every match, PostgreSQL's planner statistics for them, which
+    autovacuum gathers only later (and never where it is off): without them it reads
+    all of `matches` to find one notice's."""
+    engine = app.extensions["broker.engine"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE matches, notices"))
+            conn.commit()
 
 
 # The indexes led by member: each slice of notices adds rows at every member's place in
@@ -363,7 +384,8 @@ class _Writer:
         self.now = stamp(now) if stamp else now
         self._encoded: dict[tuple[matchers.Reason, ...], _Reasons] = {}
         mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[dialect.paramstyle]
-        json = f"{mark}::jsonb" if dialect.name == "postgresql" else mark
+        self._postgres = dialect.name == "postgresql"
+        json = f"{mark}::jsonb" if self._postgres else mark
         self._insert = (
             "INSERT INTO matches (member_id, notice_id, score, reasons, created_at, updated_at) "
             f"VALUES ({mark}, {mark}, {mark}, {json}, {mark}, {mark})"
@@ -386,12 +408,25 @@ class _Writer:
         return found
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self._conn.exec_driver_sql(self._insert, rows)
+        self._many(self._insert, rows)
 
     def update(self, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self._conn.exec_driver_sql(self._update, rows)
+        self._many(self._update, rows)
+
+    def _many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if not self._postgres:
+            self._conn.exec_driver_sql(statement, rows)
+            return
+        # The connections plan every statement for its values (db.make_engine), which
+        # would plan each of these rows afresh: twice the time of the insert itself.
+        # A row by its key has one plan whatever the values.
+        self._conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        try:
+            self._conn.exec_driver_sql(statement, rows)
+        finally:
+            self._conn.exec_driver_sql("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 def refresh_match_summary(session: Session, notice_ids: Sequence[int]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy import delete, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from broker.matching.cache import MatcherCache, get_cache
@@ -217,6 +217,119 @@ def test_a_notice_keeps_when_it_was_first_matched(matched, sessions, clock):
             == clock()
         )
         assert notice.first_matched_at == first
+
+
+def summary(session, notice_id: int) -> tuple:
+    """(match count, best score, first matched) as the notice holds them, and as its
+    stored matches say."""
+    notice = session.get(Notice, notice_id)
+    rows = session.execute(
+        select(func.count(Match.id), func.max(Match.score), func.min(Match.created_at)).where(
+            Match.notice_id == notice_id
+        )
+    ).one()
+    return (notice.match_count, notice.best_score, notice.first_matched_at), tuple(rows)
+
+
+@pytest.fixture
+def crowded(cli_runner, data_dir, app, tmp_path):
+    """members.csv and two more grounds members who fit the landscape notice less well
+    (so a notice has several matches with different scores), then the notices."""
+    members = tmp_path / "members.csv"
+    members.write_text(
+        (data_dir / "members.csv").read_text(encoding="utf-8")
+        + "Parkside Gardeners,parks@parkside.example.org,Grass and hedges.,"
+        "grass cutting;hedge trimming,,,West Dunbartonshire,,,no,weekly\n"
+        + "Green Routes,routes@greenroutes.example.org,Paths and verges.,"
+        "landscape maintenance,,,Highland,1000,20000,no,weekly\n",
+        encoding="utf-8",
+    )
+    assert cli_runner("members", "import", str(members)).exit_code == 0
+    assert cli_runner("import", str(data_dir / PCS_2019)).exit_code == 0
+    return get_cache(app)
+
+
+def test_a_notice_holds_its_matches_summary(crowded, sessions, clock):
+    """The best score, match count and first match the triage queue reads off a notice
+    say what its stored matches do, through a first match, every match going and their
+    coming back."""
+    matched = crowded
+    with sessions() as s:
+        ids = list(s.scalars(select(Notice.id)))
+        assert len(ids) == 90
+        with_matches = 0
+        for notice_id in ids:
+            held, stored = summary(s, notice_id)
+            if stored[0]:
+                with_matches += 1
+                assert held == stored
+            else:
+                assert held[:2] in ((0, None), (None, None)) and held[2] is None
+        assert with_matches > 10
+        notice_id = match_of(s, "Greenspace Growers", LANDSCAPE).notice_id
+        first = summary(s, notice_id)[0][2]
+        scores = list(s.scalars(select(Match.score).where(Match.notice_id == notice_id)))
+        assert len(set(scores)) >= 2, scores
+        members = list(s.scalars(select(Match.member_id).where(Match.notice_id == notice_id)))
+    # Every member declines: the matches go (read back), then come back as new rows.
+    clock.advance(days=3)
+    with sessions.begin() as s:
+        s.add_all(
+            MemberResponse(
+                member_id=m, notice_id=notice_id, kind="declined",
+                reason="too_far", note="", created_at=clock(),
+            )
+            for m in members
+        )  # fmt: skip
+    with sessions.begin() as s:
+        match_notices(s, [notice_id], matched, clock())
+    with sessions() as s:
+        assert summary(s, notice_id) == ((0, None, first), (0, None, None))
+    clock.advance(days=3)
+    with sessions.begin() as s:
+        s.execute(delete(MemberResponse).where(MemberResponse.notice_id == notice_id))
+    with sessions.begin() as s:
+        match_notices(s, [notice_id], matched, clock())
+    with sessions() as s:
+        held, stored = summary(s, notice_id)
+        assert stored[0] == len(members) and stored[2] == clock()
+        # When it was first matched stays the first time.
+        assert held == (stored[0], stored[1], first)
+
+
+def test_postgresql_plans_the_rows_of_a_pass_once(backend, crowded, sessions, clock):
+    """The connections plan every statement for its values (for the triage queue); the
+    rows a pass writes are by key, and planning each afresh doubled the insert."""
+    if backend != "postgres":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    with sessions.begin() as s:
+        s.execute(delete(Match))
+        match_all(s, crowded, clock())
+        plans = s.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'INSERT INTO matches%'"
+            )
+        ).all()
+        assert plans and all(generic > 0 and custom == 0 for generic, custom in plans), plans
+        # The rest of the transaction plans for its values again.
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+
+
+def test_match_all_leaves_postgresql_statistics_for_the_matches(
+    backend, crowded, cli_runner, sessions
+):
+    """Without them (autovacuum off, or not yet round) the planner reads every match to
+    find one notice's."""
+    if backend != "postgres":
+        pytest.skip("planner statistics are PostgreSQL's here")
+    assert cli_runner("match", "--all").exit_code == 0
+    with sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(Match))
+        counted = s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'matches'"))
+    # Fewer rows than autovacuum's own threshold (50): only the pass's ANALYZE counts them.
+    assert 0 < stored < 50
+    assert counted == stored
 
 
 def test_every_process_scores_with_the_same_word_statistics(matched, sessions, clock, app):
