@@ -421,12 +421,11 @@ class _Writer:
             return
         # The connections plan every statement for its values (db.make_engine), which
         # would plan each of these rows afresh: twice the time of the insert itself.
-        # A row by its key has one plan whatever the values.
+        # A row by its key has one plan whatever the values. (If the rows fail, the
+        # transaction is lost and the setting with it.)
         self._conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-        try:
-            self._conn.exec_driver_sql(statement, rows)
-        finally:
-            self._conn.exec_driver_sql("SET LOCAL plan_cache_mode TO DEFAULT")
+        self._conn.exec_driver_sql(statement, rows)
+        self._conn.exec_driver_sql("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 def refresh_match_summary(session: Session, notice_ids: Sequence[int]) -> None:
