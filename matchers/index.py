@@ -42,8 +42,8 @@ class KeywordIndex:
         self.divisions = np.array([divisions_mask(p.codes) for p in phrases], np.int64)
         # (phrase, code) pairs, as one sorted key each, where the code's label holds one
         # of the phrase's distinguishing words (see `names`).
-        self._codes = len(code_numbers()) + 1
-        named = [pid * self._codes + p.named for pid, p in enumerate(phrases) if len(p.named)]
+        self._code_count = len(code_numbers()) + 1
+        named = [pid * self._code_count + p.named for pid, p in enumerate(phrases) if len(p.named)]
         self._named = np.concatenate(named) if named else np.zeros(0, np.int64)
         # One opening index per coverage a field kind needs (see `coverage_needs`).
         levels = sorted(set(needs))
@@ -111,7 +111,7 @@ class KeywordIndex:
         code the 2008 list lacks) hold one of the phrase's distinguishing words?"""
         if not len(self._named):
             return np.zeros(len(phrase), bool)
-        keys = phrase.astype(np.int64) * self._codes + code
+        keys = phrase.astype(np.int64) * self._code_count + code
         at = np.minimum(np.searchsorted(self._named, keys), len(self._named) - 1)
         return (code >= 0) & (self._named[at] == keys)
 
