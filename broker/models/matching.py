@@ -18,10 +18,15 @@ class Match(Base):
     """A member's fit with a notice: the engine's score and its reasons."""
 
     __tablename__ = "matches"
+    # Two indexes, both in the order new rows arrive in: a new notice's matches go at the
+    # end of the notice-led one, and at the end of each member's run in the member-led
+    # one (notice ids only grow). An index led by (member, score) would put them all
+    # over each member's run instead, and a harvest would rewrite twice the pages.
+    # The member-led one carries the score, so a member's matches above a threshold
+    # are found without reading the rows.
     __table_args__ = (
-        Index("ix_matches_notice_score", "notice_id", "score"),
-        Index("ix_matches_member_score", "member_id", "score"),
-        Index("uq_matches_member_notice", "member_id", "notice_id", unique=True),
+        Index("uq_matches_notice_member", "notice_id", "member_id", unique=True),
+        Index("ix_matches_member_notice", "member_id", "notice_id", "score"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
