@@ -115,6 +115,7 @@ def incremental(url: str, config: Path) -> list[tuple[str, float, float, int]]:
     later one. (label, wall seconds, CPU seconds, matches stored) for each step."""
     from broker import create_app
     from broker.config import load_settings
+    from broker.db import Checkpointer
     from broker.matching.cache import get_cache
     from broker.matching.store import match_notices
 
@@ -123,6 +124,9 @@ def incremental(url: str, config: Path) -> list[tuple[str, float, float, int]]:
     )
     sessions = app.extensions["broker.sessions"]
     cache = get_cache(app)
+    # As in `broker up`'s scheduler, which harvests: SQLite's log copied by a thread.
+    checkpointer = Checkpointer(app.extensions["broker.engine"])
+    checkpointer.start()
     steps = []
     wall, cpu = time.perf_counter(), time.process_time()
     with sessions() as s:
@@ -134,6 +138,7 @@ def incremental(url: str, config: Path) -> list[tuple[str, float, float, int]]:
         with sessions.begin() as s:
             result = match_notices(s, ids, cache, NOW)
         steps.append((label, time.perf_counter() - wall, time.process_time() - cpu, result.stored))
+    checkpointer.stop()
     app.extensions["broker.engine"].dispose()
     return steps
 

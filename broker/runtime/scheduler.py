@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -15,7 +16,7 @@ from flask import Flask
 
 from broker.clock import utcnow
 from broker.config import Settings, SourceSettings
-from broker.db import get_sessions
+from broker.db import Checkpointer, get_sessions
 from broker.formatting import LONDON
 from broker.harvest.catalogue import stored_sources
 from broker.mail.runs import SEND_JOB_ID
@@ -111,6 +112,10 @@ def build_scheduler(app: Flask) -> BaseScheduler:
         name="delete what buyers sent and never confirmed",
         next_run_time=utcnow() + FIRST_RUN_DELAY,
     )
+    # The harvests' commits leave SQLite's write-ahead log to a thread of its own.
+    checkpointer = Checkpointer(app.extensions["broker.engine"])
+    scheduler.add_listener(lambda _event: checkpointer.start(), EVENT_SCHEDULER_STARTED)
+    scheduler.add_listener(lambda _event: checkpointer.stop(), EVENT_SCHEDULER_SHUTDOWN)
     # `broker.mail.kick` finds it here to send freshly queued mail at once.
     app.extensions["broker.scheduler"] = scheduler
     return scheduler

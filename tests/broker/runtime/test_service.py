@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from broker.locks import exclusive
@@ -326,3 +326,30 @@ def test_links_in_every_process_s_mail_use_the_port_broker_up_listens_on(
         output = stop(process)
         engine.dispose()
     assert "Traceback" not in output
+
+
+def test_the_scheduler_leaves_sqlite_checkpoints_to_a_thread_while_it_runs(make_settings):
+    """Its harvests' commits return without copying the write-ahead log (a thread does,
+    see broker.db.Checkpointer); stopped, the connections copy it themselves again."""
+    from broker import create_app
+
+    app = create_app(make_settings())
+    engine = app.extensions["broker.engine"]
+
+    def autocheckpoint() -> int:
+        with engine.connect() as conn:
+            return conn.execute(text("PRAGMA wal_autocheckpoint")).scalar()
+
+    scheduler = build_scheduler(app)
+    scheduler.start(paused=True)
+    try:
+        running = autocheckpoint() if engine.dialect.name == "sqlite" else None
+        assert any(t.name == "checkpointer" for t in threading.enumerate()) == (
+            engine.dialect.name == "sqlite"
+        )
+    finally:
+        scheduler.shutdown(wait=False)
+    if engine.dialect.name == "sqlite":
+        assert (running, autocheckpoint()) == (0, 1000)
+    assert not any(t.name == "checkpointer" for t in threading.enumerate())
+    engine.dispose()
