@@ -253,3 +253,62 @@ def test_upgrading_to_0011_adds_buyer_submissions_and_keeps_members(tmp_path):
     migrate.upgrade(engine)
     assert "buyer_submissions" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_0012_reindexes_matches_in_arrival_order_and_keeps_them_on_both_backends(database_url):
+    """Down to 0011 and up again with matches stored: they stay, and a pair stored twice
+    is refused by either migration's unique index."""
+    from sqlalchemy.exc import IntegrityError
+
+    from broker.db import make_sessionmaker
+    from broker.models import Match, Member, Notice
+
+    engine = make_engine(database_url)
+    moment = datetime(2026, 9, 1, 8, tzinfo=UTC)
+    with make_sessionmaker(engine).begin() as s:
+        seen = {"first_seen_at": moment, "updated_at": moment, "primary_source": "pcs"}
+        notices = [Notice(title=t, **seen) for t in ("Grounds", "Catering")]
+        members = [
+            Member(name=n, created_at=moment, updated_at=moment, profile_changed_at=moment)
+            for n in ("A", "B")
+        ]
+        s.add_all([*notices, *members])
+        s.flush()
+        s.add_all(
+            Match(member_id=m.id, notice_id=n.id, score=40 + i, reasons=[],
+                  created_at=moment, updated_at=moment)
+            for i, (m, n) in enumerate((m, n) for m in members for n in notices)
+        )  # fmt: skip
+    pairs = {(m.id, n.id) for m in members for n in notices}
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(engine).get_indexes("matches")}
+
+    def stored_and_refused() -> set[tuple[int, int]]:
+        with engine.connect() as conn:
+            held = set(conn.execute(select(Match.member_id, Match.notice_id)).all())
+            member_id, notice_id = next(iter(held))
+            try:
+                conn.execute(
+                    text(
+                        "INSERT INTO matches (member_id, notice_id, score, reasons,"
+                        " created_at, updated_at) VALUES (:m, :n, 1, '[]', :t, :t)"
+                    ),
+                    {"m": member_id, "n": notice_id, "t": moment},
+                )
+            except IntegrityError:
+                conn.rollback()
+            else:  # pragma: no cover - the failure this test is for
+                raise AssertionError("a pair was stored twice")
+        return held
+
+    assert indexes() == {"uq_matches_notice_member", "ix_matches_member_notice"}
+    migrate.downgrade(engine, "0011")
+    assert indexes() == {
+        "ix_matches_notice_score", "ix_matches_member_score", "uq_matches_member_notice",
+    }  # fmt: skip
+    assert stored_and_refused() == pairs
+    migrate.upgrade(engine)
+    assert indexes() == {"uq_matches_notice_member", "ix_matches_member_notice"}
+    assert stored_and_refused() == pairs
+    engine.dispose()
