@@ -431,7 +431,7 @@ def _scores_and_reasons(session) -> dict[tuple[int, int], tuple[int, list]]:
 
 
 def test_a_first_match_all_builds_the_by_member_index_at_its_end(
-    cli_runner, data_dir, sessions, app, clock, monkeypatch
+    backend, cli_runner, data_dir, sessions, app, clock, monkeypatch
 ):
     """On SQLite the first pass writes without the index led by member and builds it once
     it is done, the unique index (led by notice) kept throughout; a pass that fails
@@ -469,8 +469,7 @@ def test_a_first_match_all_builds_the_by_member_index_at_its_end(
             first = match_all(s, cache, clock())
     assert first.new == first.stored > 0
     # PostgreSQL keeps both (dropping one would lock out the web pages' reads).
-    sqlite = sessions.kw["bind"].dialect.name == "sqlite"
-    kept = {"uq_matches_notice_member"} if sqlite else indexes
+    kept = {"uq_matches_notice_member"} if backend == "sqlite" else indexes
     assert during and all(d == kept for d in during)
     with sessions() as s:
         assert _match_indexes(s) == indexes
