@@ -98,6 +98,10 @@ def light(word: str) -> str:
     w = _step1(word)
     if w.endswith("ion") and w[-4:-3] in ("s", "t") and _measure(w[:-3]) > 1:
         w = w[:-3]
+    # The adjective of an "-ure" noun is its subject ("horticultural" services are
+    # horticulture), as in Porter's step 4; "rural" (m = 1) stays whole.
+    if w.endswith("ural") and _measure(w[:-2]) > 1:
+        w = w[:-2]
     return _step5(w)
 
 

@@ -400,3 +400,21 @@ def test_batch_scores_and_reasons_agree_with_explain_on_lots(releases, explain):
     for x in found:
         one = m.explain(by_id[x.notice_id], x.profile_id)
         assert (one.score, tuple(one.reasons)) == (x.score, tuple(x.reasons))
+
+
+def test_the_adjective_of_a_subject_reaches_its_label(releases, explain):
+    # "Horticultural services" is horticulture: a member who writes the noun reaches
+    # the notice a buyer coded 77300000 without using either word.
+    title = "Rhododendron Removal and Eradication, Eilean na Muice Duibhe SSSI, SAC, SPA"
+    data = json.loads((DATA / "pcs_ocds_releases_2019-04_apa999.json").read_text("utf-8"))
+    tender = next(r["tender"] for r in data if r.get("tender", {}).get("title") == title)
+    codes = tuple(c["id"] for i in tender["items"] for c in i["additionalClassifications"])
+    assert codes == ("77300000",)
+    n = dataclasses.replace(releases[title], cpv=codes)
+    assert "horticult" not in (n.title + n.description).lower()
+    assert "77300000" in Matcher().keyword_codes("horticulture")
+    m = explain(n, "horticulture")
+    assert m.score >= MatchConfig().notify_threshold
+    assert [r.text for r in m.reasons if r.kind == "cpv"] == [
+        'CPV 77300000 (Horticultural services) fits keyword "horticulture"'
+    ]

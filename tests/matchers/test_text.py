@@ -18,6 +18,9 @@ from matchers.text import content_words, fold, terms
         ("landscaping", "landscape"),
         ("collection", "collecting"),
         ("printing", "printers"),
+        ("horticulture", "horticultural"),
+        ("agriculture", "agricultural"),
+        ("architecture", "architectural"),
     ],
 )
 def test_word_forms_share_a_stem(a, b):
