@@ -97,7 +97,14 @@ def match_notices(
             )
             pieces = [_nothing_for(unmatchable), *found] if unmatchable else found
             _store(session, pieces, cache.declines, now, result)
-            session.execute(update(Notice).where(Notice.id.in_(chunk)).values(matched_at=now))
+            # Not synchronised into the notices just loaded: nothing reads matched_at off
+            # them, and evaluating the criterion over each cost a twentieth of the batch.
+            session.execute(
+                update(Notice)
+                .where(Notice.id.in_(chunk))
+                .values(matched_at=now)
+                .execution_options(synchronize_session=False)
+            )
             result.notices += len(notices)
     return result
 
