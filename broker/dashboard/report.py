@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from broker.csv_cells import text_cell
 from broker.models import Forward, Match, Member, MemberResponse, Notice
 from broker.models.bids import Bid, BidEvent, BidMember
 
@@ -153,7 +154,7 @@ def report_csv(rows: list[MemberMonth]) -> str:
         writer.writerow(
             [
                 r.month,
-                r.member,
+                text_cell(r.member),
                 r.matched,
                 r.forwarded,
                 r.interested,

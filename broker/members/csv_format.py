@@ -3,6 +3,8 @@
 Columns: name,email,description,keywords,exclude,cpv,regions,min_value,max_value,
 supported_business,frequency (optionally vcse, sme, listed and website). List cells are
 separated by ";". A bad row is reported with its line and column; the good rows are kept.
+A cell a spreadsheet would run as a formula is written with a leading apostrophe, which
+the import drops again (broker.csv_cells).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.csv_cells import read_cell, text_cell
 from broker.matching.cache import MatcherCache
 from broker.matching.store import MatchResult, match_members
 from broker.members.profiles import InvalidProfile, find_member, parse_profile, save_member
@@ -81,6 +84,7 @@ def import_csv(
         if None in row:
             result.errors.append(f"{where} line {line}: more cells than columns")
             continue
+        row = {k: read_cell(v) if isinstance(v, str) else v for k, v in row.items()}
         try:
             profile = parse_profile(row)
         except InvalidProfile as exc:
@@ -114,8 +118,9 @@ def import_csv(
 
 
 def member_row(member: Member) -> dict[str, str]:
-    """One member in the CSV format."""
-    return {
+    """One member in the CSV format, every cell safe to open in a spreadsheet (the
+    import reads the cells back as they were)."""
+    row = {
         "name": member.name,
         "email": ";".join(member.emails),
         "description": member.description,
@@ -132,6 +137,7 @@ def member_row(member: Member) -> dict[str, str]:
         "listed": "true" if member.listed else "false",
         "website": member.website or "",
     }
+    return {k: text_cell(v) for k, v in row.items()}
 
 
 def _number_text(value: float | None) -> str:

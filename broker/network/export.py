@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 
+from broker.csv_cells import text_cell
 from broker.network.listing import PublicMember
 
 COLUMNS = (
@@ -29,19 +30,14 @@ def directory_csv(members: Iterable[PublicMember], page_url: Callable[[PublicMem
     for m in members:
         writer.writerow(
             [
-                _cell(m.name),
-                _cell(m.description),
-                _cell("; ".join(m.areas) or "Anywhere"),
-                _cell("; ".join(m.kinds or m.keywords)),
+                text_cell(m.name),
+                text_cell(m.description),
+                text_cell("; ".join(m.areas) or "Anywhere"),
+                text_cell("; ".join(m.kinds or m.keywords)),
                 m.sizes,
                 "; ".join(m.statuses),
-                _cell(m.website or ""),
+                text_cell(m.website or ""),
                 page_url(m),
             ]
         )
     return out.getvalue()
-
-
-def _cell(text: str) -> str:
-    """A cell a spreadsheet won't run as a formula (text starting = + - @)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -14,6 +14,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.csv_cells import text_cell
 from broker.models import Notice, NoticeSource
 
 CHUNK = 1000
@@ -111,8 +112,14 @@ def write_jsonl(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
+def _text(value: str | None) -> str | None:
+    # Notice text comes from buyers and the public form: kept text in a spreadsheet.
+    return text_cell(value) if value else value
+
+
 def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
-    """Write a flat CSV (lists joined with ';', lots as JSON); returns the count."""
+    """Write a flat CSV (lists joined with ';', lots as JSON; text a spreadsheet would run
+    as a formula kept text, see broker.csv_cells); returns the count."""
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     count = 0
@@ -121,12 +128,12 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
         writer.writerow(
             {
                 "id": r["id"],
-                "title": r["title"],
-                "description": r["description"],
-                "buyer": r["buyer"],
+                "title": _text(r["title"]),
+                "description": _text(r["description"]),
+                "buyer": _text(r["buyer"]),
                 "cpv": ";".join(r["cpv"]),
                 "regions": ";".join(r["regions"]),
-                "place": r["place"],
+                "place": _text(r["place"]),
                 "value_amount": value.get("amount"),
                 "value_currency": value.get("currency"),
                 "deadline": r["deadline"],

@@ -104,3 +104,9 @@ def test_the_dashboard_offers_the_report_as_a_csv(pages, client, coordinator, se
 
 def test_the_report_needs_a_login(client):
     assert client.get("/dashboard/members.csv").status_code == 302
+
+
+def test_a_member_name_never_runs_as_a_spreadsheet_formula():
+    rows = [report.MemberMonth("2026-11", '=HYPERLINK("http://evil.example")', matched=3)]
+    cells = list(csv.reader(io.StringIO(report.report_csv(rows))))
+    assert cells[1][:3] == ["2026-11", '\'=HYPERLINK("http://evil.example")', "3"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
 from sqlalchemy import select
 
-from broker.members.csv_format import import_csv
+from broker.members.csv_format import import_csv, members_csv
 from broker.members.profiles import InvalidProfile, parse_profile, save_member
 from broker.models import Member
 
@@ -163,3 +164,24 @@ def test_a_file_without_the_listing_columns_leaves_the_listing_alone(sessions, c
     with sessions() as s:
         green = s.scalars(select(Member)).one()
         assert (green.listed, green.website) == (False, "https://green.example.org")
+
+
+def test_the_export_keeps_formulas_text_and_the_import_reads_them_back(sessions, clock):
+    row = (
+        '"=HYPERLINK(""http://evil.example"")",a@b.org,-1 grass cutting,'
+        "@mowing;grass cutting,,,,,,no,weekly"
+    )
+    with sessions.begin() as s:
+        assert import_csv(s, io.StringIO(HEADER + row + "\n"), clock()).created
+    with sessions() as s:
+        exported = members_csv(s)
+        member = s.scalars(select(Member)).one()
+        assert member.name == '=HYPERLINK("http://evil.example")'
+        assert member.description == "-1 grass cutting"
+    cells = next(csv.DictReader(io.StringIO(exported)))
+    assert cells["name"] == '\'=HYPERLINK("http://evil.example")'
+    assert cells["description"] == "'-1 grass cutting"
+    assert cells["keywords"].startswith("'@")
+    with sessions.begin() as s:
+        again = import_csv(s, io.StringIO(exported), clock())
+    assert (again.created, again.updated, again.unchanged, again.errors) == ([], [], 1, [])

@@ -6,6 +6,10 @@ import csv
 import io
 import json
 
+from sqlalchemy import update
+
+from broker.models import Notice
+
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 PCS_2026 = "pcs_ocds_notices_2026-09_nt102_trimmed.json"
 
@@ -58,3 +62,21 @@ def test_export_to_stdout_as_csv(cli_runner, data_dir):
     assert seabird["value_amount"] == "265000.0"
     assert seabird["cpv"].split(";")[0] == "45453100"
     assert len(json.loads(seabird["lots"])) == 2
+
+
+def test_csv_keeps_notice_text_that_looks_like_a_formula_as_text(cli_runner, data_dir, sessions):
+    # A notice's words come from buyers, and from the network's public form.
+    assert cli_runner("import", str(data_dir / PCS_2026)).exit_code == 0
+    with sessions.begin() as s:
+        s.execute(
+            update(Notice)
+            .where(Notice.buyer == "Scottish Seabird Centre")
+            .values(title='=HYPERLINK("http://evil.example")', description="-Seabird works")
+        )
+    result = cli_runner("export", "notices", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    seabird = next(r for r in rows if r["buyer"] == "Scottish Seabird Centre")
+    assert seabird["title"] == '\'=HYPERLINK("http://evil.example")'
+    assert seabird["description"] == "'-Seabird works"
+    assert all(not r["title"].startswith("'") for r in rows if r is not seabird)
