@@ -21,6 +21,7 @@ import numpy as np
 from .arrays import distinct
 from .errors import MatcherError
 from .labels import label_index
+from .stemmer import VERSION as STEMMER
 from .text import STOPWORDS, fold, stem_word
 from .types import Notice
 from .vocab import TABLE
@@ -41,6 +42,14 @@ class CorpusStats:
 
     docs: int = 0
     df: Mapping[str, int] = field(default_factory=dict, hash=False)
+    # The stemmer version whose stems `df` counts (1: saved before versions were noted).
+    stemmer: int = STEMMER
+
+    @property
+    def current(self) -> bool:
+        """Counted under this stemmer's stems. Stale statistics still weigh most words
+        right, so they serve until counted again (the broker does that by itself)."""
+        return self.stemmer == STEMMER
 
     @classmethod
     def from_notices(cls, notices: Iterable[Notice]) -> CorpusStats:
@@ -80,14 +89,21 @@ class CorpusStats:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict; `from_json` reads it back."""
-        return {"format": FORMAT, "docs": self.docs, "df": dict(sorted(self.df.items()))}
+        return {
+            "format": FORMAT,
+            "stemmer": self.stemmer,
+            "docs": self.docs,
+            "df": dict(sorted(self.df.items())),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> CorpusStats:
         """Statistics saved with `to_json`; raises CorpusError for anything else."""
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             raise CorpusError(f"not corpus statistics (expected format {FORMAT!r})")
-        docs, df = data.get("docs"), data.get("df")
+        docs, df, stemmer = data.get("docs"), data.get("df"), data.get("stemmer", 1)
+        if isinstance(stemmer, bool) or not isinstance(stemmer, int):
+            raise CorpusError(f"bad stemmer version {stemmer!r}")
         if (
             isinstance(docs, bool)
             or not isinstance(docs, int)
@@ -103,7 +119,7 @@ class CorpusStats:
                 or not 0 < v <= docs
             ):
                 raise CorpusError(f"bad document frequency for {k!r}: {v!r}")
-        return cls(docs, dict(df))
+        return cls(docs, dict(df), stemmer)
 
 
 def _text(n: Notice) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Raised whenever a word's stem changes: word statistics counted under the stems of
+# another version are stale (CorpusStats.current).
+VERSION = 2
 _VOWELS = frozenset("aeiou")
 
 

@@ -49,12 +49,25 @@ class MatcherCache:
         """A separate Matcher for some profiles, weighing words as this one does."""
         return matchers.Matcher(profiles, self.settings.engine, corpus=self.corpus)
 
+    def _load_corpus(self, session: Session) -> None:
+        """Hold the newest word statistics; new ones mean a new Matcher (hold the lock)."""
+        newest = session.scalar(select(func.max(CorpusSnapshot.id)))
+        if newest != self._corpus_id:
+            self._corpus_id, self.corpus = latest_corpus(session)
+            self._matcher = None
+
+    def stale_corpus(self, session: Session) -> bool:
+        """Whether the newest word statistics count another stemmer's stems (the engine
+        was upgraded since they were counted)."""
+        with self.lock:
+            self._load_corpus(session)
+            return self.corpus is not None and not self.corpus.current
+
     def matcher(self, session: Session) -> matchers.Matcher:
         """The Matcher, brought up to date with the stored members and their feedback."""
         with self.lock:
-            newest = session.scalar(select(func.max(CorpusSnapshot.id)))
-            if self._matcher is None or newest != self._corpus_id:
-                self._corpus_id, self.corpus = latest_corpus(session)
+            self._load_corpus(session)
+            if self._matcher is None:
                 self._matcher = self.engine(())
                 self._versions.clear()
                 self._profiles.clear()

@@ -220,8 +220,12 @@ def _by_member_index_built_last(session: Session) -> Iterator[bool]:
 
 
 def match_pending(session: Session, cache: MatcherCache, now: datetime) -> MatchResult:
-    """Match what is out of date: notices never matched, members edited since their match."""
-    if session.scalar(select(func.count(CorpusSnapshot.id))) == 0:
+    """Match what is out of date: notices never matched, members edited since their match.
+
+    Word statistics are counted first if there are none, or if an upgraded engine stems
+    words differently from the one that counted them.
+    """
+    if session.scalar(select(func.count(CorpusSnapshot.id))) == 0 or cache.stale_corpus(session):
         rebuild_corpus(session, now)
     stale_members = list(
         session.scalars(

@@ -156,6 +156,17 @@ def test_corpus_statistics_round_trip_through_json(notices):
     assert triples(a) == triples(b)
 
 
+def test_corpus_statistics_say_which_stemmer_counted_them(notices):
+    corpus = CorpusStats.from_notices(notices)
+    assert corpus.current
+    saved = corpus.to_json()
+    assert CorpusStats.from_json(saved).current
+    # Saved before the stemmer had a version: its stems may not be today's.
+    del saved["stemmer"]
+    older = CorpusStats.from_json(saved)
+    assert not older.current and older.df == corpus.df
+
+
 def test_corpus_statistics_make_common_words_weigh_less(notices):
     corpus = CorpusStats.from_notices(notices)
     assert corpus.idf("ground") < CorpusStats().idf("ground")
@@ -171,6 +182,7 @@ def test_corpus_statistics_make_common_words_weigh_less(notices):
         {"format": "matchers.corpus/1", "docs": -1, "df": {}},
         {"format": "matchers.corpus/1", "docs": 2, "df": {"x": 3}},
         {"format": "matchers.corpus/1", "docs": 2, "df": {"x": True}},
+        {"format": "matchers.corpus/1", "stemmer": "2", "docs": 2, "df": {"x": 1}},
     ],
 )
 def test_corpus_statistics_reject_anything_else(bad):

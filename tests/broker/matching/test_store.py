@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import zlib
 
+import orjson
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
@@ -12,9 +14,9 @@ from broker.matching import store as store_module
 from broker.matching.cache import MatcherCache, get_cache
 from broker.matching.corpus import latest_corpus
 from broker.matching.inputs import notice_for, profile_for
-from broker.matching.store import match_all, match_members, match_notices
+from broker.matching.store import match_all, match_members, match_notices, match_pending
 from broker.members.profiles import parse_profile, save_member
-from broker.models import Match, Member, MemberResponse, Notice
+from broker.models import CorpusSnapshot, Match, Member, MemberResponse, Notice
 
 PCS_2019 = "pcs_ocds_releases_2019-04_apa999.json"
 LANDSCAPE = (
@@ -525,3 +527,25 @@ def test_new_notices_are_stored_with_the_cycle_collector_held_off(
         with pytest.raises(RuntimeError), sessions.begin() as s:
             match_notices(s, ids, cache, clock())
     assert gc.isenabled()
+
+
+def test_word_statistics_of_an_older_stemmer_are_counted_again(matched, sessions, clock, app):
+    with sessions.begin() as s:
+        match_all(s, matched, clock())
+        first_id, corpus = latest_corpus(s)
+        assert corpus.current
+        # As saved before the stemmer's version was noted: "horticultural" counted apart.
+        old = corpus.to_json()
+        del old["stemmer"]
+        snapshot = s.get(CorpusSnapshot, first_id)
+        snapshot.data = zlib.compress(orjson.dumps(old))
+    fresh = MatcherCache(app.config["SETTINGS"].matching)
+    with sessions.begin() as s:
+        assert fresh.stale_corpus(s)
+        match_pending(s, fresh, clock())
+        newer_id, corpus = latest_corpus(s)
+    assert newer_id > first_id and corpus.current
+    with sessions.begin() as s:
+        assert not fresh.stale_corpus(s)
+        match_pending(s, fresh, clock())  # current statistics are left alone
+        assert latest_corpus(s)[0] == newer_id
