@@ -32,6 +32,15 @@ class CodeHit:
     lot: int
 
 
+# How far above the code a keyword reaches (or a member listed) two codes may meet and
+# still make a match by themselves. One step up is the same trade written less
+# precisely ("Refuse disposal and treatment" over "Refuse recycling services"); from
+# two steps up the common ancestor is a family of trades ("Accommodation services" over
+# "Janitorial services"), which says a notice may include the member's work, not that it
+# does: like a generic word, it counts only beside a keyword found in the notice.
+ALONE_MAX_UP = 1
+
+
 def code_strength(up_notice: int, up_target: int, narrower: float, broader: float) -> float:
     """Decay along the CPV tree: gentle below a target, steeper above or beside it."""
     return (narrower**up_notice) * (broader**up_target)
@@ -69,8 +78,9 @@ class CodeIndex:
                 break
             self._nodes.setdefault(node, []).append((owner, target, j, strength))
 
-    def lookup(self, codes: list[tuple[str, int]]) -> dict[object, CodeHit]:
-        """Best hit per owner for a notice's (code, lot) pairs."""
+    def lookup(self, codes: list[tuple[str, int]], alone: bool = False) -> dict[object, CodeHit]:
+        """Best hit per owner for a notice's (code, lot) pairs; with `alone`, among the hits
+        that may make a match by themselves (see ALONE_MAX_UP)."""
         out: dict[object, CodeHit] = {}
         nodes = self._nodes
         for code, lot in codes:
@@ -81,7 +91,7 @@ class CodeIndex:
                 if broad and not self._broad:
                     break
                 for owner, target, j, strength in nodes.get(node, ()):
-                    if i + j > self._max or (broad and j):
+                    if i + j > self._max or (broad and j) or (alone and j > ALONE_MAX_UP):
                         continue
                     s = strength * code_strength(i, j, self._narrower, self._broader)
                     prev = out.get(owner)

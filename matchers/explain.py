@@ -233,15 +233,18 @@ def _explain(
     against_row = np.full(n_pairs, -1, INDEX)
     against_row[o_pair[firsts]] = fr_row[order[firsts]]
 
-    # CPV evidence: each set of notice codes gives every member's reason id at once.
+    # CPV evidence: each set of notice codes gives every member's reason id at once; as
+    # scoring reads it, codes meeting far up the tree only beside a keyword.
+    with_keyword = best_grid > 0
     for k in np.unique(set_of).tolist():
         codes = keys.code_sets[k]
         if codes:
-            at = np.flatnonzero(set_of == k)
-            members, ids = _code_ids(snapshot, codes)
-            where = np.minimum(np.searchsorted(members, slots[at]), max(len(members) - 1, 0))
-            if len(members):
-                cols[at, _CODE] = np.where(members[where] == slots[at], ids[where], -1)
+            for alone in (False, True):
+                at = np.flatnonzero((set_of == k) & (with_keyword != alone))
+                members, ids = _code_ids(snapshot, codes, alone)
+                where = np.minimum(np.searchsorted(members, slots[at]), max(len(members) - 1, 0))
+                if len(members) and len(at):
+                    cols[at, _CODE] = np.where(members[where] == slots[at], ids[where], -1)
     # Where no code fits, the notice's codes may contradict the best keyword.
     for i in np.flatnonzero((cols[:, _CODE] < 0) & (against_row >= 0)).tolist():
         codes = keys.code_sets[int(set_of[i])]
@@ -380,19 +383,20 @@ def _size(snapshot: Snapshot, value: float | None, notice: Notice, lot: int, m: 
 
 
 def _code_ids(
-    snapshot: Snapshot, codes: tuple[tuple[str, int], ...]
+    snapshot: Snapshot, codes: tuple[tuple[str, int], ...], alone: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(member slots, reason ids), by slot: each member's CPV reason for a set of notice
     codes, its best evidence, through one of its keywords (the first of equals) or one
-    of its own codes (members without any are left out)."""
+    of its own codes (members without any are left out); with `alone`, among the
+    evidence that may make a match by itself (evidence.ALONE_MAX_UP)."""
     sentences = snapshot.sentences
-    found = sentences.codes.get(codes)
+    found = sentences.codes.get((codes, alone))
     if found is not None:
         return found
     roster = snapshot.roster
     start, count, items = roster.users
-    derived = snapshot.derived.lookup(list(codes))
-    explicit = roster.explicit.lookup(list(codes))
+    derived = snapshot.derived.lookup(list(codes), alone)
+    explicit = roster.explicit.lookup(list(codes), alone)
     pids = np.array([p for p in derived if p < len(count)], INDEX)
     n_users = count[pids]
     rows = ragged(start[pids], n_users)
@@ -427,7 +431,7 @@ def _code_ids(
         for s in range(len(hits))
     ]
     out = (all_slot[firsts], np.array(ids, INDEX)[all_source[firsts]] if ids else all_slot[:0])
-    sentences.codes[codes] = out
+    sentences.codes[(codes, alone)] = out
     return out
 
 

@@ -23,6 +23,9 @@ from .fit import Areas
 from .regions import resolve_area
 from .types import Profile
 
+# (member slots, best CPV strengths, best strengths that may make a match alone)
+Evidence3 = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 # Place states, as stored in the Roster's per-region arrays.
 UNKNOWN, INSIDE, BROADER, OUTSIDE = 0, 1, 2, 3
 
@@ -182,8 +185,8 @@ class Roster:
                     self.explicit.add(code, code, 1.0)
                 owners[code].append(s)
         self.code_owners = {k: np.array(v, INDEX) for k, v in owners.items()}
-        self._codes: dict[tuple[tuple[str, int], ...], tuple[np.ndarray, np.ndarray]] = {}
-        self._single: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._codes: dict[tuple[tuple[str, int], ...], Evidence3] = {}
+        self._single: dict[str, Evidence3] = {}
         self.n_phrases = n_phrases
         self._reset_groups()
 
@@ -195,7 +198,7 @@ class Roster:
         self._group_start = Growing(INDEX)
         self._group_count = Growing(INDEX)
         self._group_items = Growing(INDEX)
-        self._group_codes: dict[tuple[object, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._group_codes: dict[tuple[object, int], Evidence3] = {}
         self.group_cache: dict[object, int] = {}  # scoring's (regions, ...) -> group
 
     def groups(self, masks: np.ndarray) -> np.ndarray:
@@ -229,15 +232,16 @@ class Roster:
 
     def group_code_evidence(
         self, codes: tuple[tuple[str, int], ...], key: object, group: int, derived: CodeIndex
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> Evidence3:
         """code_evidence() for the members open in a group; `key` names `codes` cheaply."""
         found = self._group_codes.get((key, group))
         if found is None:
             if len(self._group_codes) > 262_144:
                 self._group_codes.clear()
-            slots, strength = self.code_evidence(codes, derived)
+            slots, strength, alone = self.code_evidence(codes, derived)
             keep = self._group_masks[group][slots]
-            found = self._group_codes[(key, group)] = (slots[keep], strength[keep])
+            found = (slots[keep], strength[keep], alone[keep])
+            self._group_codes[(key, group)] = found
         return found
 
     def places(self, regions: frozenset[str]) -> np.ndarray:
@@ -261,10 +265,10 @@ class Roster:
             self._places[regions] = states
         return states
 
-    def code_evidence(
-        self, codes: tuple[tuple[str, int], ...], derived: CodeIndex
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(slots, strengths): each member's best CPV evidence for a notice's codes."""
+    def code_evidence(self, codes: tuple[tuple[str, int], ...], derived: CodeIndex) -> Evidence3:
+        """(slots, strengths, strengths alone): each member's best CPV evidence for a
+        notice's codes, and the best of what may make a match by itself (see
+        evidence.ALONE_MAX_UP; 0 where there is none)."""
         found = self._codes.get(codes)
         if found is None:
             per_code = [
@@ -272,38 +276,42 @@ class Roster:
                 for code in dict.fromkeys(code for code, _ in codes)
             ]
             if not per_code:
-                found = (np.zeros(0, INDEX), np.zeros(0, np.float64))
+                found = (np.zeros(0, INDEX), np.zeros(0, np.float64), np.zeros(0, np.float64))
             elif len(per_code) == 1:
                 found = per_code[0]
             else:
                 best = np.zeros(self.size, np.float64)
-                for slots, strength in per_code:
+                best_alone = np.zeros(self.size, np.float64)
+                for slots, strength, alone in per_code:
                     np.maximum.at(best, slots, strength)
+                    np.maximum.at(best_alone, slots, alone)
                 slots = np.flatnonzero(best > 0.0)
-                found = (slots, best[slots])
+                found = (slots, best[slots], best_alone[slots])
             if len(self._codes) > 65536:
                 self._codes.clear()
             self._codes[codes] = found
         return found
 
-    def _code_evidence(self, code: str, derived: CodeIndex) -> tuple[np.ndarray, np.ndarray]:
-        """(slots, strengths) for one notice code, through keywords and members' own codes."""
+    def _code_evidence(self, code: str, derived: CodeIndex) -> Evidence3:
+        """code_evidence() for one notice code, through keywords and members' own codes."""
         found = self._single.get(code)
         if found is None:
             best = np.zeros(self.size, np.float64)
-            start, count, items = self.users
-            hits = derived.lookup([(code, 0)])
-            pids = np.array([p for p in hits if p < len(count)], INDEX)
-            strength = np.array([hits[p].strength for p in pids.tolist()], np.float64)
-            n_users = count[pids]
-            who = [items[ragged(start[pids], n_users)]]
-            how = [np.repeat(strength, n_users)]
-            for target, hit in self.explicit.lookup([(code, 0)]).items():
-                who.append(self.code_owners[target])
-                how.append(np.full(len(who[-1]), hit.strength))
-            np.maximum.at(best, np.concatenate(who), np.concatenate(how))
+            best_alone = np.zeros(self.size, np.float64)
+            for into, alone in ((best, False), (best_alone, True)):
+                start, count, items = self.users
+                hits = derived.lookup([(code, 0)], alone)
+                pids = np.array([p for p in hits if p < len(count)], INDEX)
+                strength = np.array([hits[p].strength for p in pids.tolist()], np.float64)
+                n_users = count[pids]
+                who = [items[ragged(start[pids], n_users)]]
+                how = [np.repeat(strength, n_users)]
+                for target, hit in self.explicit.lookup([(code, 0)], alone).items():
+                    who.append(self.code_owners[target])
+                    how.append(np.full(len(who[-1]), hit.strength))
+                np.maximum.at(into, np.concatenate(who), np.concatenate(how))
             slots = np.flatnonzero(best > 0.0)
-            found = (slots, best[slots])
+            found = (slots, best[slots], best_alone[slots])
             if len(self._single) > 65536:
                 self._single.clear()
             self._single[code] = found

@@ -7,7 +7,9 @@ For each notice and member with any evidence:
   CPV codes and none backs the member up, it counts `unbacked_keyword_factor`, or
   `contradicted_keyword_factor` where the best phrase reaches CPV codes of its own
   (the codes then say the notice is about something else);
-- relevance combines it with the best CPV evidence: 1 - (1 - kw) * (1 - cpv);
+- relevance combines it with the best CPV evidence: 1 - (1 - kw) * (1 - cpv), where
+  codes that meet only two or more steps above the member's count beside a keyword,
+  never alone (evidence.ALONE_MAX_UP);
 - the score is relevance times the fit factors (place, size, reserved, feedback),
   in 0..100; an exclusion found strongly enough vetoes the pair.
 
@@ -73,6 +75,7 @@ class Scratch:
         self.total = np.zeros(cells, np.int64)
         self.coded = np.zeros(cells, np.int64)  # the best of the phrases reaching codes
         self.code = np.zeros(cells, np.float64)
+        self.code_alone = np.zeros(cells, np.float64)  # what may make a match by itself
         self.touched = np.zeros(cells, bool)
         self.veto = np.zeros(cells, bool)
 
@@ -156,20 +159,22 @@ def score_chunk(
             )
             for x in pairs
         ]
-    set_len = np.array([len(s) for s, _ in per_set], INDEX)
+    set_len = np.array([len(s) for s, _, _ in per_set], INDEX)
     set_start = np.concatenate(([0], np.cumsum(set_len)[:-1])).astype(INDEX)
-    set_slots = np.concatenate([s for s, _ in per_set]).astype(INDEX)
-    set_str = np.concatenate([v for _, v in per_set])
+    set_slots = np.concatenate([s for s, _, _ in per_set]).astype(INDEX)
+    set_str = np.concatenate([v for _, v, _ in per_set])
+    set_alone = np.concatenate([a for _, _, a in per_set])
     n_codes = set_len[pair_of]
     rows = ragged(set_start[pair_of], n_codes)
     c_cell = np.repeat(np.arange(n, dtype=INDEX) * mm, n_codes) + set_slots[rows]
-    c_str = set_str[rows]
-    scratch.code[c_cell] = c_str
+    c_alone = set_alone[rows]
+    scratch.code[c_cell] = set_str[rows]
+    scratch.code_alone[c_cell] = c_alone
     if group is None:
-        scratch.touched[c_cell] = True
+        scratch.touched[c_cell[c_alone > 0.0]] = True
     else:
         # CPV evidence too weak to reach the threshold alone only counts with keywords.
-        scratch.touched[c_cell[c_str >= code_alone(c, limit)]] = True
+        scratch.touched[c_cell[c_alone >= max(code_alone(c, limit), 1e-12)]] = True
 
     # Exclusions found strongly enough veto their members.
     x_cell = np.zeros(0, INDEX)
@@ -185,12 +190,14 @@ def score_chunk(
     best = scratch.best[cells]
     total = scratch.total[cells]
     best_coded = scratch.coded[cells]
-    code = scratch.code[cells]
+    # Codes that meet only far up the tree count beside a keyword, never alone.
+    code = np.where(best > 0, scratch.code[cells], scratch.code_alone[cells])
     veto = scratch.veto[cells]
     scratch.best[cells] = 0
     scratch.total[cells] = 0
     scratch.coded[cells] = 0
     scratch.code[c_cell] = 0.0
+    scratch.code_alone[c_cell] = 0.0
     scratch.touched[cells] = False
     scratch.veto[x_cell] = False
 

@@ -31,8 +31,11 @@ class Sentences:
         self.lock = threading.RLock()
         self.items: list[Reason] = []
         self._ids: dict[object, int] = {}
-        # A notice's codes -> (member slots, their CPV reason ids), by slot.
-        self.codes: dict[tuple[tuple[str, int], ...], tuple[np.ndarray, np.ndarray]] = {}
+        # (a notice's codes, alone) -> (member slots, their CPV reason ids), by slot; see
+        # explain._code_ids.
+        self.codes: dict[
+            tuple[tuple[tuple[str, int], ...], bool], tuple[np.ndarray, np.ndarray]
+        ] = {}
         # Regions -> per member slot: place reason id (-2: not yet worked out), state.
         self.places: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
 

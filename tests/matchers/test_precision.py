@@ -418,3 +418,44 @@ def test_the_adjective_of_a_subject_reaches_its_label(releases, explain):
     assert [r.text for r in m.reasons if r.kind == "cpv"] == [
         'CPV 77300000 (Horticultural services) fits keyword "horticulture"'
     ]
+
+
+def test_a_code_far_above_a_keywords_code_never_matches_alone(real, corpus, explain):
+    # Cornwall's housing for rough sleepers is coded "Accommodation services", which the
+    # CPV tree puts two steps above "Janitorial services": a family of trades, saying a
+    # notice may include a janitor's work, not that it does.
+    star = real["Short Term Accommodation and Resettlement (STAR)"]
+    assert star.cpv == ("98341000", "85311000")
+    assert "98341130" in Matcher().keyword_codes("janitorial")
+    alone = explain(star, "janitorial")
+    assert (alone.score, alone.reasons) == (0, ())
+    janitor = Profile(id="j", keywords=("janitorial",))
+    assert Matcher([janitor], corpus=corpus).match([star], threshold=1) == []
+    # Beside a keyword the notice does say, it counts, and the reason says how it relates.
+    profile = Profile(id="m", keywords=("resettlement", "janitorial"))
+    both = Matcher([profile], corpus=corpus).explain(star, "m")
+    assert both.score > explain(star, "resettlement").score
+    assert [r.text for r in both.reasons if r.kind == "cpv"] == [
+        "CPV 98341000 (Accommodation services) is broader than 98341130 (Janitorial "
+        'services), which fits keyword "janitorial"'
+    ]
+
+
+def test_a_code_one_step_above_is_the_same_trade_and_matches_alone(real, explain):
+    housing = real["Housing Maintenance & Repair"]
+    assert "clean" not in (housing.title + housing.description).lower()
+    m = explain(housing, "cleaning services")
+    assert m.score >= NOTIFY
+    assert [r.text for r in m.reasons] == [
+        "CPV 90900000 (Cleaning and sanitation services) is broader than 90910000 (Cleaning "
+        'services), which fits keyword "cleaning services"'
+    ]
+    # The same rule for a member's own codes: one step below the notice's, or two.
+    star = real["Short Term Accommodation and Resettlement (STAR)"]
+    near = explain(star, "window cleaning", cpv=("98341100",))  # Accommodation management
+    assert near.score >= NOTIFY
+    assert [r.text for r in near.reasons] == [
+        "CPV 98341000 (Accommodation services) is broader than the member's 983411"
+    ]
+    far = explain(star, "window cleaning", cpv=("98341130",))  # Janitorial services
+    assert (far.score, far.reasons) == (0, ())
