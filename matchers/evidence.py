@@ -78,10 +78,13 @@ class CodeIndex:
                 break
             self._nodes.setdefault(node, []).append((owner, target, j, strength))
 
-    def lookup(self, codes: list[tuple[str, int]], alone: bool = False) -> dict[object, CodeHit]:
-        """Best hit per owner for a notice's (code, lot) pairs; with `alone`, among the hits
-        that may make a match by themselves (see ALONE_MAX_UP)."""
+    def lookup(
+        self, codes: list[tuple[str, int]]
+    ) -> tuple[dict[object, CodeHit], dict[object, CodeHit]]:
+        """Best hit per owner for a notice's (code, lot) pairs, and best among the hits
+        that may make a match by themselves (see ALONE_MAX_UP), in one walk."""
         out: dict[object, CodeHit] = {}
+        alone: dict[object, CodeHit] = {}
         nodes = self._nodes
         for code, lot in codes:
             for i, node in enumerate(lineage(code)):
@@ -91,10 +94,15 @@ class CodeIndex:
                 if broad and not self._broad:
                     break
                 for owner, target, j, strength in nodes.get(node, ()):
-                    if i + j > self._max or (broad and j) or (alone and j > ALONE_MAX_UP):
+                    if i + j > self._max or (broad and j):
                         continue
                     s = strength * code_strength(i, j, self._narrower, self._broader)
+                    hit = None
                     prev = out.get(owner)
                     if prev is None or s > prev.strength:
-                        out[owner] = CodeHit(s, code, target, i, j, lot)
-        return out
+                        hit = out[owner] = CodeHit(s, code, target, i, j, lot)
+                    if j <= ALONE_MAX_UP:
+                        prev = alone.get(owner)
+                        if prev is None or s > prev.strength:
+                            alone[owner] = hit or CodeHit(s, code, target, i, j, lot)
+        return out, alone

@@ -241,9 +241,11 @@ def _explain(
         if codes:
             for alone in (False, True):
                 at = np.flatnonzero((set_of == k) & (with_keyword != alone))
+                if not len(at):
+                    continue
                 members, ids = _code_ids(snapshot, codes, alone)
                 where = np.minimum(np.searchsorted(members, slots[at]), max(len(members) - 1, 0))
-                if len(members) and len(at):
+                if len(members):
                     cols[at, _CODE] = np.where(members[where] == slots[at], ids[where], -1)
     # Where no code fits, the notice's codes may contradict the best keyword.
     for i in np.flatnonzero((cols[:, _CODE] < 0) & (against_row >= 0)).tolist():
@@ -391,12 +393,26 @@ def _code_ids(
     evidence that may make a match by itself (evidence.ALONE_MAX_UP)."""
     sentences = snapshot.sentences
     found = sentences.codes.get((codes, alone))
-    if found is not None:
-        return found
+    if found is None:
+        # Both readings from one walk of the tree: a notice's pairs mostly need both.
+        derived = snapshot.derived.lookup(list(codes))
+        explicit = snapshot.roster.explicit.lookup(list(codes))
+        every = sentences.codes[(codes, False)] = _reason_ids(snapshot, derived[0], explicit[0])
+        same = derived[1] == derived[0] and explicit[1] == explicit[0]
+        sentences.codes[(codes, True)] = (
+            every if same else _reason_ids(snapshot, derived[1], explicit[1])
+        )
+        found = sentences.codes[(codes, alone)]
+    return found
+
+
+def _reason_ids(
+    snapshot: Snapshot, derived: dict[object, CodeHit], explicit: dict[object, CodeHit]
+) -> tuple[np.ndarray, np.ndarray]:
+    """_code_ids() from the hits of the keywords' codes and of the members' own."""
+    sentences = snapshot.sentences
     roster = snapshot.roster
     start, count, items = roster.users
-    derived = snapshot.derived.lookup(list(codes), alone)
-    explicit = roster.explicit.lookup(list(codes), alone)
     pids = np.array([p for p in derived if p < len(count)], INDEX)
     n_users = count[pids]
     rows = ragged(start[pids], n_users)
@@ -430,9 +446,7 @@ def _code_ids(
         sentences.id(("code", *hits[s]), lambda s=s: Reason("cpv", code_reason(*hits[s])))
         for s in range(len(hits))
     ]
-    out = (all_slot[firsts], np.array(ids, INDEX)[all_source[firsts]] if ids else all_slot[:0])
-    sentences.codes[(codes, alone)] = out
-    return out
+    return (all_slot[firsts], np.array(ids, INDEX)[all_source[firsts]] if ids else all_slot[:0])
 
 
 def veto(snapshot: Snapshot, ev: Evidence, n: int, slot: int) -> Reason | None:

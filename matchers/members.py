@@ -298,20 +298,24 @@ class Roster:
         if found is None:
             best = np.zeros(self.size, np.float64)
             best_alone = np.zeros(self.size, np.float64)
-            for into, alone in ((best, False), (best_alone, True)):
-                start, count, items = self.users
-                hits = derived.lookup([(code, 0)], alone)
+            start, count, items = self.users
+            derived_hits = derived.lookup([(code, 0)])
+            explicit_hits = self.explicit.lookup([(code, 0)])
+            # Mostly no code meets far up, and the strengths are the same.
+            same = derived_hits[1] == derived_hits[0] and explicit_hits[1] == explicit_hits[0]
+            for into, k in ((best, 0),) if same else ((best, 0), (best_alone, 1)):
+                hits = derived_hits[k]
                 pids = np.array([p for p in hits if p < len(count)], INDEX)
                 strength = np.array([hits[p].strength for p in pids.tolist()], np.float64)
                 n_users = count[pids]
                 who = [items[ragged(start[pids], n_users)]]
                 how = [np.repeat(strength, n_users)]
-                for target, hit in self.explicit.lookup([(code, 0)], alone).items():
+                for target, hit in explicit_hits[k].items():
                     who.append(self.code_owners[target])
                     how.append(np.full(len(who[-1]), hit.strength))
                 np.maximum.at(into, np.concatenate(who), np.concatenate(how))
             slots = np.flatnonzero(best > 0.0)
-            found = (slots, best[slots], best_alone[slots])
+            found = (slots, best[slots], (best if same else best_alone)[slots])
             if len(self._single) > 65536:
                 self._single.clear()
             self._single[code] = found
