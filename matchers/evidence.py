@@ -82,9 +82,15 @@ class CodeIndex:
         self, codes: list[tuple[str, int]]
     ) -> tuple[dict[object, CodeHit], dict[object, CodeHit]]:
         """Best hit per owner for a notice's (code, lot) pairs, and best among the hits
-        that may make a match by themselves (see ALONE_MAX_UP), in one walk."""
+        that may make a match by themselves (see ALONE_MAX_UP): the same dict, unless
+        some owner's best hit meets far up."""
+        out = self._walk(codes, self._max)
+        if any(hit.up_target > ALONE_MAX_UP for hit in out.values()):
+            return out, self._walk(codes, ALONE_MAX_UP)
+        return out, out
+
+    def _walk(self, codes: list[tuple[str, int]], max_up: int) -> dict[object, CodeHit]:
         out: dict[object, CodeHit] = {}
-        alone: dict[object, CodeHit] = {}
         nodes = self._nodes
         for code, lot in codes:
             for i, node in enumerate(lineage(code)):
@@ -94,15 +100,10 @@ class CodeIndex:
                 if broad and not self._broad:
                     break
                 for owner, target, j, strength in nodes.get(node, ()):
-                    if i + j > self._max or (broad and j):
+                    if i + j > self._max or (broad and j) or j > max_up:
                         continue
                     s = strength * code_strength(i, j, self._narrower, self._broader)
-                    hit = None
                     prev = out.get(owner)
                     if prev is None or s > prev.strength:
-                        hit = out[owner] = CodeHit(s, code, target, i, j, lot)
-                    if j <= ALONE_MAX_UP:
-                        prev = alone.get(owner)
-                        if prev is None or s > prev.strength:
-                            alone[owner] = hit or CodeHit(s, code, target, i, j, lot)
-        return out, alone
+                        out[owner] = CodeHit(s, code, target, i, j, lot)
+        return out

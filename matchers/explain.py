@@ -398,7 +398,7 @@ def _code_ids(
         derived = snapshot.derived.lookup(list(codes))
         explicit = snapshot.roster.explicit.lookup(list(codes))
         every = sentences.codes[(codes, False)] = _reason_ids(snapshot, derived[0], explicit[0])
-        same = derived[1] == derived[0] and explicit[1] == explicit[0]
+        same = derived[1] is derived[0] and explicit[1] is explicit[0]
         sentences.codes[(codes, True)] = (
             every if same else _reason_ids(snapshot, derived[1], explicit[1])
         )

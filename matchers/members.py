@@ -302,7 +302,7 @@ class Roster:
             derived_hits = derived.lookup([(code, 0)])
             explicit_hits = self.explicit.lookup([(code, 0)])
             # Mostly no code meets far up, and the strengths are the same.
-            same = derived_hits[1] == derived_hits[0] and explicit_hits[1] == explicit_hits[0]
+            same = derived_hits[1] is derived_hits[0] and explicit_hits[1] is explicit_hits[0]
             for into, k in ((best, 0),) if same else ((best, 0), (best_alone, 1)):
                 hits = derived_hits[k]
                 pids = np.array([p for p in hits if p < len(count)], INDEX)
