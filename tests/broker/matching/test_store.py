@@ -244,7 +244,7 @@ def crowded(cli_runner, data_dir, app, tmp_path):
     members.write_text(
         (data_dir / "members.csv").read_text(encoding="utf-8")
         + "Parkside Gardeners,parks@parkside.example.org,Grass and hedges.,"
-        "grass cutting;hedge trimming,,,West Dunbartonshire,,,no,weekly\n"
+        "grass cutting;hedge trimming;grounds maintenance,,,West Dunbartonshire,,,no,weekly\n"
         + "Green Routes,routes@greenroutes.example.org,Paths and verges.,"
         "landscape maintenance,,,Highland,1000,20000,no,weekly\n",
         encoding="utf-8",
