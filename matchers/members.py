@@ -18,7 +18,7 @@ from .arrays import INDEX, Growing, ragged
 from .config import MatchConfig
 from .cpv import normalise_code
 from .errors import AreaError, ProfileError
-from .evidence import CodeIndex
+from .evidence import CodeHit, CodeIndex
 from .fit import Areas
 from .regions import resolve_area
 from .types import Profile
@@ -296,27 +296,32 @@ class Roster:
         """code_evidence() for one notice code, through keywords and members' own codes."""
         found = self._single.get(code)
         if found is None:
-            best = np.zeros(self.size, np.float64)
-            best_alone = np.zeros(self.size, np.float64)
-            start, count, items = self.users
             derived_hits = derived.lookup([(code, 0)])
             explicit_hits = self.explicit.lookup([(code, 0)])
+            best = self._strengths(derived_hits[0], explicit_hits[0])
             # Mostly no code meets far up, and the strengths are the same.
             same = derived_hits[1] is derived_hits[0] and explicit_hits[1] is explicit_hits[0]
-            for into, k in ((best, 0),) if same else ((best, 0), (best_alone, 1)):
-                hits = derived_hits[k]
-                pids = np.array([p for p in hits if p < len(count)], INDEX)
-                strength = np.array([hits[p].strength for p in pids.tolist()], np.float64)
-                n_users = count[pids]
-                who = [items[ragged(start[pids], n_users)]]
-                how = [np.repeat(strength, n_users)]
-                for target, hit in explicit_hits[k].items():
-                    who.append(self.code_owners[target])
-                    how.append(np.full(len(who[-1]), hit.strength))
-                np.maximum.at(into, np.concatenate(who), np.concatenate(how))
+            best_alone = best if same else self._strengths(derived_hits[1], explicit_hits[1])
             slots = np.flatnonzero(best > 0.0)
-            found = (slots, best[slots], (best if same else best_alone)[slots])
+            found = (slots, best[slots], best_alone[slots])
             if len(self._single) > 65536:
                 self._single.clear()
             self._single[code] = found
         return found
+
+    def _strengths(
+        self, derived: dict[object, CodeHit], explicit: dict[object, CodeHit]
+    ) -> np.ndarray:
+        """Each member's best strength among these hits of keywords' and members' codes."""
+        best = np.zeros(self.size, np.float64)
+        start, count, items = self.users
+        pids = np.array([p for p in derived if p < len(count)], INDEX)
+        strength = np.array([derived[p].strength for p in pids.tolist()], np.float64)
+        n_users = count[pids]
+        who = [items[ragged(start[pids], n_users)]]
+        how = [np.repeat(strength, n_users)]
+        for target, hit in explicit.items():
+            who.append(self.code_owners[target])
+            how.append(np.full(len(who[-1]), hit.strength))
+        np.maximum.at(best, np.concatenate(who), np.concatenate(how))
+        return best
