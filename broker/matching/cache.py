@@ -56,12 +56,12 @@ class MatcherCache:
             self._corpus_id, self.corpus = latest_corpus(session)
             self._matcher = None
 
-    def stale_corpus(self, session: Session) -> bool:
-        """Whether the newest word statistics count another stemmer's stems (the engine
-        was upgraded since they were counted)."""
+    def corpus_out_of_date(self, session: Session) -> bool:
+        """Whether there are no word statistics yet, or the newest count another
+        stemmer's stems (the engine was upgraded since they were counted)."""
         with self.lock:
             self._load_corpus(session)
-            return self.corpus is not None and not self.corpus.current
+            return self.corpus is None or not self.corpus.current
 
     def matcher(self, session: Session) -> matchers.Matcher:
         """The Matcher, brought up to date with the stored members and their feedback."""

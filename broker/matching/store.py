@@ -44,7 +44,7 @@ from broker.matching.inputs import (
     notice_for,
     profile_for,
 )
-from broker.models import CorpusSnapshot, Match, Member, Notice
+from broker.models import Match, Member, Notice
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ def _collector_paused() -> Iterator[None]:
     A batch makes a few hundred thousand short-lived objects (rows, reasons), none in
     cycles, and the collector's passes over them also walk the warm matcher's own
     objects: measured, a tenth to a fifth of the time of matching 1,000 new notices
-    (0.19 to 0.26 s). Reference
-    counting frees everything as before; the collector runs again afterwards.
+    (0.19 to 0.26 s). Reference counting frees everything as before; the collector
+    runs again afterwards.
     """
     if not gc.isenabled():
         yield
@@ -225,7 +225,7 @@ def match_pending(session: Session, cache: MatcherCache, now: datetime) -> Match
     Word statistics are counted first if there are none, or if an upgraded engine stems
     words differently from the one that counted them.
     """
-    if session.scalar(select(func.count(CorpusSnapshot.id))) == 0 or cache.stale_corpus(session):
+    if cache.corpus_out_of_date(session):
         rebuild_corpus(session, now)
     stale_members = list(
         session.scalars(

@@ -541,11 +541,11 @@ def test_word_statistics_of_an_older_stemmer_are_counted_again(matched, sessions
         snapshot.data = zlib.compress(orjson.dumps(old))
     fresh = MatcherCache(app.config["SETTINGS"].matching)
     with sessions.begin() as s:
-        assert fresh.stale_corpus(s)
+        assert fresh.corpus_out_of_date(s)
         match_pending(s, fresh, clock())
         newer_id, corpus = latest_corpus(s)
     assert newer_id > first_id and corpus.current
     with sessions.begin() as s:
-        assert not fresh.stale_corpus(s)
+        assert not fresh.corpus_out_of_date(s)
         match_pending(s, fresh, clock())  # current statistics are left alone
         assert latest_corpus(s)[0] == newer_id
