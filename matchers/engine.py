@@ -87,6 +87,13 @@ class Matcher:
         """Ids of the profiles held, in the order they were added."""
         return list(self._members.members)
 
+    @property
+    def tokens_read(self) -> int:
+        """How many distinct notice tokens this matcher has read so far. Each is looked
+        at once, the first time it is seen (its word, stem and the keyword words it may
+        be a typo of), so a matcher that has read recent notices reads the next faster."""
+        return len(self._vocab.tokens) - 1  # the separator between texts is not read
+
     def _rarity(self, stem: str) -> float:
         v = self._idf.get(stem)
         if v is None:

@@ -18,6 +18,7 @@ from broker.harvest.catalogue import find_source
 from broker.harvest.health import backing_off
 from broker.harvest.running import harvest_source
 from broker.locks import exclusive
+from broker.matching.cache import get_cache
 from broker.matching.store import store_hook
 from broker.models import SourceState
 from broker.models.runtime import Heartbeat
@@ -88,6 +89,19 @@ def harvest_job(app: Flask, name: str, *, trigger: str = "schedule", force: bool
             tell_members(app)
         except Exception:  # a mail problem must not stop the next harvest
             logger.exception("telling members after harvesting %s failed", name)
+
+
+def warm_matcher_job(app: Flask) -> None:
+    """At start: build the matcher and have it read the newest notices, so that the first
+    harvest stores its matches as fast as the ones after it (MatcherCache.warm)."""
+    with app.app_context():
+        try:
+            with get_sessions(app)() as session:
+                read = get_cache(app).warm(session)
+        except Exception:  # the first harvest builds it instead
+            logger.exception("could not warm the matcher")
+            return
+    logger.info("matcher ready: read the newest %d notices", read)
 
 
 def start_harvest(app: Flask, name: str) -> threading.Thread:

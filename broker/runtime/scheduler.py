@@ -1,6 +1,6 @@
 """APScheduler 3 wiring: one interval job per enabled source, a job that keeps the
 jobs of the sources stored on the Sources page in step with the database, the outbox
-sender and the digests.
+sender and the digests; and, once at start, the matcher's warm-up.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ FORGET_BUYERS_JOB = "network:forget"
 # How often the scheduler says it is alive; /healthz calls it stale after three misses.
 HEARTBEAT_INTERVAL = timedelta(seconds=30)
 HEARTBEAT_JOB = "scheduler:heartbeat"
+WARM_JOB = "matching:warm"
 
 
 def build_scheduler(app: Flask) -> BaseScheduler:
@@ -67,6 +68,16 @@ def build_scheduler(app: Flask) -> BaseScheduler:
         args=[app, scheduler],
         id=SYNC_JOB,
         name="sync the Sources page's sources",
+    )
+    # Once, at start: before the first harvest (FIRST_RUN_DELAY), which would otherwise
+    # build the matcher and learn new words while it holds its transaction open.
+    scheduler.add_job(
+        jobs.warm_matcher_job,
+        "date",
+        run_date=utcnow(),
+        args=[app],
+        id=WARM_JOB,
+        name="build the matcher and read the newest notices",
     )
     scheduler.add_job(
         jobs.heartbeat_job,

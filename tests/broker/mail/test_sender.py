@@ -532,7 +532,7 @@ def test_no_mail_jobs_when_mail_is_off(make_settings, smtp_server):
     try:
         jobs = {job.id for job in build_scheduler(app).get_jobs()}
         # No mail:send, no digests; buyers' unconfirmed submissions are still deleted.
-        assert jobs == {"sources:sync", "scheduler:heartbeat", "network:forget"}
+        assert jobs == {"sources:sync", "scheduler:heartbeat", "network:forget", "matching:warm"}
         assert kick(app) is False
     finally:
         app.extensions["broker.engine"].dispose()

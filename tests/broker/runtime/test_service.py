@@ -213,8 +213,8 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     scheduler.start(paused=True)  # job defaults apply once jobs reach the job store
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    # Plus the job that keeps the Sources page's sources in step with the database, and
-    # the heartbeat /healthz reads.
+    # Plus the job that keeps the Sources page's sources in step with the database, the
+    # heartbeat /healthz reads, and the matcher's warm-up at start.
     assert set(jobs) == {
         "harvest:pcs",
         "harvest:contracts_finder",
@@ -225,6 +225,7 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
         "digest:weekly",
         "bids:remind",
         "network:forget",
+        "matching:warm",
     }
     assert jobs["harvest:pcs"].trigger.interval.total_seconds() == 30 * 60
     assert jobs["harvest:contracts_finder"].trigger.interval.total_seconds() == 90 * 60
