@@ -170,6 +170,8 @@ def test_editing_a_profile_re_matches_the_member(
     # The form shows the stored profile, lists one item per line.
     assert "office cleaning\nwindow cleaning\nend of tenancy cleaning\ncleaning services" in page
     assert 'id="supported_business" name="supported_business" type="checkbox" value="y"' in page
+    # The coordinator is told how far a listed code reaches (matchers' ALONE_MAX_UP).
+    assert "A whole code (45421000) also takes notices coded one level up" in page
     response = post_profile(
         client,
         csrf_token,
