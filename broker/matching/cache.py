@@ -105,8 +105,8 @@ class MatcherCache:
 
         A Matcher looks at each notice token, and at each set of codes, the first time
         it meets them. Built cold, the first harvest after a start pays for that: on the
-        realistic load of bench/match_all.py its first 1,000 new notices took 1.4 to
-        2.0 s against 0.7 s for the next. New notices share most of their words and
+        realistic load of bench/match_all.py its first 1,000 new notices took 1.2 to
+        2.0 s, against 0.6 to 0.9 s for the next. New notices share most of their words and
         codes with the newest stored ones, so the scheduler has those read at start.
         """
         with self.lock:

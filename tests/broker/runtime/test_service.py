@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -233,6 +234,10 @@ def test_scheduler_runs_each_enabled_source_on_its_interval_never_twice_at_once(
     # The outbox goes every [mail] send_interval_seconds.
     assert jobs["mail:send"].trigger.interval.total_seconds() == 30
     assert jobs["mail:send"].args == (app,)
+    # The warm-up runs once, as the scheduler starts (before the first harvest).
+    assert isinstance(jobs["matching:warm"].trigger, DateTrigger)
+    assert jobs["matching:warm"].next_run_time <= jobs["harvest:pcs"].next_run_time
+    assert jobs["matching:warm"].args == (app,)
     for job in jobs.values():
         assert job.max_instances == 1
         assert job.coalesce is True
